@@ -1,0 +1,54 @@
+// AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus).
+
+import { createServer, type Server } from 'node:http';
+import type { Metrics } from '../shared/metrics.js';
+import type { Service } from '../shared/service.js';
+import { listen } from '../shared/http/listen.js';
+
+export class AdminServer implements Service {
+  readonly name = 'admin';
+  readonly server: Server;
+  port = 0;
+  /** Set by the node once every service is up; cleared when draining starts. */
+  ready = false;
+
+  constructor(
+    private readonly address: string,
+    private readonly metrics: Metrics,
+  ) {
+    this.server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
+        return;
+      }
+      if (path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
+      } else if (path === '/readyz') {
+        res
+          .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
+          .end(this.ready ? 'ready\n' : 'not ready\n');
+      } else if (path === '/metrics') {
+        this.metrics.registry.metrics().then(
+          (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+        );
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      }
+    });
+  }
+
+  async start(): Promise<void> {
+    this.port = await listen(this.server, this.address);
+  }
+
+  async stop(): Promise<void> {
+    this.ready = false;
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env node
+// The strata command: run an edge, check a config, or run the demo.
+
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { loadConfig, parseConfigText } from '../shared/config/config.js';
+import { StrataError } from '../shared/errors.js';
+import { EdgeNode } from './edge-node.js';
+import { runDemo } from './demo.js';
+
+const usage: Record<string, string> = {
+  main: `Usage: strata <command> [options]
+
+Commands:
+  edge --config FILE       run an edge node
+  config check FILE        validate a config file; print every problem with its key path
+  demo                     run a demo origin and an edge in front of it (what npm start runs)
+
+Options:
+  -h, --help               show help for a command
+
+Docs: docs/cli.md, docs/configuration.md`,
+  edge: `Usage: strata edge --config FILE
+
+Runs an edge node: the caching HTTP proxy and its admin listener.
+SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
+
+Options:
+  -c, --config FILE        YAML config (see docs/configuration.md)
+  -h, --help               show this help`,
+  config: `Usage: strata config check FILE
+
+Validates FILE strictly. Exit 0 when valid; otherwise prints every problem
+as "key.path: message" and exits 1.`,
+  demo: `Usage: strata demo [--port N] [--admin-port N] [--origin-port N]
+
+Starts a small demo origin (cacheable, uncacheable, slow, large, Vary and tagged routes)
+and an edge in front of it, then prints URLs and curl lines to try.
+
+Options:
+  --port N                 edge HTTP port (default 8080)
+  --admin-port N           admin port (default 9090)
+  --origin-port N          demo origin port (default 3000)
+  -h, --help               show this help`,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    console.log(usage.main);
+    return command === undefined ? 2 : 0;
+  }
+  if (rest.includes('-h') || rest.includes('--help')) {
+    console.log(usage[command] ?? usage.main);
+    return usage[command] ? 0 : 2;
+  }
+  switch (command) {
+    case 'edge':
+      return runEdge(rest);
+    case 'config':
+      return checkConfig(rest);
+    case 'demo':
+      return demo(rest);
+    default:
+      console.error(`strata: unknown command "${command}"\n\n${usage.main}`);
+      return 2;
+  }
+}
+
+async function runEdge(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  if (!values.config) {
+    console.error(`strata edge: --config FILE is required\n\n${usage.edge}`);
+    return 2;
+  }
+  const config = await loadConfig(values.config);
+  const node = new EdgeNode(config);
+  await node.start();
+  await untilSignal();
+  await node.stop();
+  return 0;
+}
+
+async function checkConfig(args: string[]): Promise<number> {
+  const [sub, file, ...extra] = args;
+  if (sub !== 'check' || !file || extra.length > 0) {
+    console.error(usage.config);
+    return 2;
+  }
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    console.error(`${file}: ${(err as Error).message}`);
+    return 1;
+  }
+  const { problems } = parseConfigText(text);
+  if (problems.length === 0) {
+    console.log(`${file}: ok`);
+    return 0;
+  }
+  for (const p of problems) console.error(`${file}: ${p.path}: ${p.message}`);
+  return 1;
+}
+
+async function demo(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'origin-port': { type: 'string' },
+    },
+    strict: true,
+  });
+  const stop = await runDemo({
+    port: Number(values.port ?? 8080),
+    adminPort: Number(values['admin-port'] ?? 9090),
+    originPort: Number(values['origin-port'] ?? 3000),
+  });
+  await untilSignal();
+  await stop();
+  return 0;
+}
+
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(
+      `strata: ${err instanceof StrataError || err instanceof Error ? err.message : String(err)}`,
+    );
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,76 @@
+// HttpListener: the client-facing HTTP/1.1 server with timeouts and limits, and graceful drain.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { StrataConfig } from '../shared/config/config.js';
+import type { Logger } from '../shared/log.js';
+import type { Metrics } from '../shared/metrics.js';
+import type { Service } from '../shared/service.js';
+import { listen } from '../shared/http/listen.js';
+
+export class HttpListener implements Service {
+  readonly name = 'http-listener';
+  readonly server: Server;
+  port = 0;
+
+  constructor(
+    private readonly address: string,
+    config: StrataConfig,
+    handler: (req: IncomingMessage, res: ServerResponse) => void,
+    private readonly log: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    const s = config.server;
+    this.server = createServer(
+      {
+        // Reject what RFC 9112 §6.3 calls request smuggling: llhttp in strict mode refuses
+        // Content-Length with Transfer-Encoding, differing Content-Lengths and invalid bytes.
+        insecureHTTPParser: false,
+        maxHeaderSize: s.maxHeaderBytes,
+        requestTimeout: s.requestTimeout,
+        headersTimeout: s.headersTimeout,
+        keepAliveTimeout: s.keepAliveTimeout,
+        requireHostHeader: false,
+        joinDuplicateHeaders: false,
+      },
+      handler,
+    );
+    this.server.maxConnections = s.maxConnections;
+    this.server.on('clientError', (err, socket) => this.clientError(err, socket as Socket));
+  }
+
+  /** Malformed requests get a 4xx and the connection closes; they never reach the pipeline. */
+  private clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    const code = err.code ?? 'UNKNOWN';
+    this.metrics.clientErrors.inc({ code });
+    if (!socket.writable || code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status =
+      code === 'HPE_HEADER_OVERFLOW'
+        ? '431 Request Header Fields Too Large'
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+    const body = `${status}\n`;
+    socket.end(
+      `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
+    this.log.debug({ code, reason: err.message }, 'rejected malformed request');
+  }
+
+  async start(): Promise<void> {
+    this.port = await listen(this.server, this.address);
+  }
+
+  /** Stops accepting, lets in-flight requests finish until the deadline, then cuts the rest. */
+  async stop(deadlineMs: number): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadlineMs - Date.now()));
+    await closed;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,265 @@
+// Shared-cache policy (RFC 9111, RFC 5861, RFC 9213): whether a response may be stored,
+// how long it is fresh, and whether a stored response may be reused for a request.
+// Every clause is preceded by the sentence it implements. Time is passed in (ms), never read.
+
+import { deltaSeconds, parseDirectives, parseTargetedField, type Directives } from './directives.js';
+import { firstValue, joined, type HeaderMap } from '../http/headers.js';
+
+/** Why a response was not stored; reported in Cache-Status `detail` and metrics. */
+export type NoCacheReason =
+  | 'method'
+  | 'status'
+  | 'no-store'
+  | 'private'
+  | 'authorization'
+  | 'vary-star'
+  | 'no-freshness'
+  | 'request-no-store'
+  | 'too-large'
+  | 'aborted';
+
+export interface PolicyOptions {
+  /** Fraction of (Date - Last-Modified) used as heuristic lifetime. */
+  heuristicFraction: number;
+  heuristicMaxSec: number;
+}
+
+/** RFC 9110 §15.1: status codes that are heuristically cacheable (cacheable by default). */
+const cacheableByDefault: ReadonlySet<number> = new Set([
+  200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501,
+]);
+
+/** Status codes whose semantics Strata understands (for must-understand, RFC 9111 §5.2.2.3). */
+const understood: ReadonlySet<number> = new Set([
+  200, 203, 204, 300, 301, 302, 303, 307, 308, 400, 403, 404, 405, 410, 414, 451, 500, 501, 502, 503, 504,
+]);
+
+export interface ResponseFacts {
+  method: string;
+  status: number;
+  requestHeaders: HeaderMap;
+  responseHeaders: HeaderMap;
+  requestTimeMs: number;
+  responseTimeMs: number;
+}
+
+export interface Freshness {
+  initialAgeSec: number;
+  lifetimeSec: number;
+  staleWhileRevalidateSec: number;
+  staleIfErrorSec: number;
+  mustRevalidate: boolean;
+}
+
+/** The directives that govern Strata: RFC 9213 targeted fields take precedence over Cache-Control. */
+export function cacheDirectives(headers: HeaderMap): { directives: Directives; targeted: boolean } {
+  // RFC 9213 §2.1: a cache that uses a targeted field MUST ignore Cache-Control and Expires
+  // when the targeted field is present and valid.
+  const cdn = parseTargetedField(headers['cdn-cache-control']);
+  if (cdn) return { directives: cdn, targeted: true };
+  const surrogate = headers['surrogate-control'];
+  if (surrogate !== undefined) return { directives: parseDirectives(surrogate), targeted: true };
+  return { directives: parseDirectives(headers['cache-control']), targeted: false };
+}
+
+/** Decides storability; returns the reason when the response must not be stored. */
+export function noStoreReason(
+  facts: ResponseFacts,
+  cc: Directives,
+  requestNoStore: boolean,
+): NoCacheReason | undefined {
+  // RFC 9111 §3: the request method is understood by the cache (only GET is stored here).
+  if (facts.method !== 'GET') return 'method';
+  // RFC 9111 §3: the response status code is final; 206 and 304 need the cache to
+  // understand them, and Strata stores only complete responses.
+  if (facts.status < 200 || facts.status === 206 || facts.status === 304) return 'status';
+  // RFC 9111 §5.2.1.5: no-store in a request: a cache MUST NOT store any part of it.
+  if (requestNoStore) return 'request-no-store';
+  // RFC 9111 §5.2.2.3: must-understand: store only if the status code is understood, and
+  // then no-store is ignored.
+  if (cc.has('must-understand')) {
+    if (!understood.has(facts.status)) return 'status';
+  } else if (cc.has('no-store')) return 'no-store';
+  // RFC 9111 §5.2.2.7: a shared cache MUST NOT store a response with private.
+  if (cc.has('private')) return 'private';
+  // RFC 9111 §3.5: a shared cache MUST NOT use a response to a request with Authorization
+  // unless public, must-revalidate or s-maxage allows it.
+  if (
+    facts.requestHeaders.authorization !== undefined &&
+    !cc.has('public') &&
+    !cc.has('must-revalidate') &&
+    !cc.has('s-maxage')
+  )
+    return 'authorization';
+  // RFC 9110 §12.5.5: a Vary value of "*" always fails to match.
+  const vary = varyFields(facts.responseHeaders.vary);
+  if (vary === '*') return 'vary-star';
+  return undefined;
+}
+
+/** Lowercased Vary field names, '*' for a wildcard, [] for none (empty members ignored). */
+export function varyFields(value: string | string[] | undefined): string[] | '*' {
+  if (value === undefined) return [];
+  const names: string[] = [];
+  for (const part of joined(value)!.split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name === '*') return '*';
+    if (name && !names.includes(name)) names.push(name);
+  }
+  return names;
+}
+
+/** RFC 9111 §4.2.1 freshness lifetime, §4.2.3 initial age, RFC 5861 windows. */
+export function freshness(
+  facts: ResponseFacts,
+  cc: Directives,
+  targeted: boolean,
+  options: PolicyOptions,
+): Freshness {
+  const headers = facts.responseHeaders;
+  const dateMs = httpDate(firstValue(headers.date)) ?? facts.responseTimeMs;
+  // RFC 9111 §5.2.2.4 no-cache: the response MUST NOT be used without successful validation.
+  const noCache = cc.has('no-cache');
+  let lifetimeSec: number;
+  const sMaxAge = cc.get('s-maxage');
+  const maxAge = cc.get('max-age');
+  if (noCache) lifetimeSec = 0;
+  // RFC 9111 §4.2.1: if the cache is shared and the s-maxage directive is present, use its value;
+  else if (sMaxAge !== undefined) lifetimeSec = deltaSeconds(sMaxAge) ?? 0;
+  // or, if the max-age response directive is present, use its value
+  // (an invalid value makes the response stale: §4.2.1 "consider the response stale");
+  else if (maxAge !== undefined) lifetimeSec = deltaSeconds(maxAge) ?? 0;
+  // or, if the Expires response header field is present, use its value minus Date
+  // (RFC 9111 §5.3: an invalid date, such as "0", means already expired).
+  else if (!targeted && headers.expires !== undefined) {
+    const expires = Array.isArray(headers.expires) ? undefined : httpDate(headers.expires);
+    lifetimeSec = expires === undefined ? 0 : Math.max(0, (expires - dateMs) / 1000);
+  }
+  // otherwise no explicit expiration: §4.2.2 a heuristic lifetime is allowed for status codes
+  // defined as heuristically cacheable, or when the response is marked public.
+  else if (cacheableByDefault.has(facts.status) || cc.has('public')) {
+    const lm = httpDate(firstValue(headers['last-modified']));
+    lifetimeSec =
+      lm !== undefined && lm < dateMs
+        ? Math.min(((dateMs - lm) / 1000) * options.heuristicFraction, options.heuristicMaxSec)
+        : 0;
+  } else lifetimeSec = 0;
+
+  // RFC 9111 §4.2.3: apparent_age = max(0, response_time - date_value);
+  // corrected_age_value = age_value + response_delay;
+  // corrected_initial_age = max(apparent_age, corrected_age_value).
+  // Date has one-second resolution, so the response time is compared at the same resolution.
+  const apparentAge = Math.max(0, Math.floor(facts.responseTimeMs / 1000) - Math.floor(dateMs / 1000));
+  const responseDelay = Math.max(0, (facts.responseTimeMs - facts.requestTimeMs) / 1000);
+  const correctedAge = ageValue(headers.age) + responseDelay;
+  return {
+    initialAgeSec: Math.max(apparentAge, correctedAge),
+    lifetimeSec,
+    staleWhileRevalidateSec: deltaSeconds(cc.get('stale-while-revalidate')) ?? 0,
+    staleIfErrorSec: deltaSeconds(cc.get('stale-if-error')) ?? 0,
+    // RFC 9111 §5.2.2.2/§5.2.2.8/§5.2.2.10: must-revalidate, proxy-revalidate and (in a shared
+    // cache) s-maxage forbid serving the response stale; so does no-cache (§5.2.2.4).
+    mustRevalidate: noCache || cc.has('must-revalidate') || cc.has('proxy-revalidate') || cc.has('s-maxage'),
+  };
+}
+
+/**
+ * RFC 9111 §5.1: Age is a non-negative integer; with a list, use the first member; if the
+ * value is invalid, ignore the field. Huge values saturate at 2^31.
+ */
+export function ageValue(value: string | string[] | undefined): number {
+  const first = Array.isArray(value) ? value[0] : value;
+  if (first === undefined) return 0;
+  return deltaSeconds(first.split(',')[0].trim()) ?? 0;
+}
+
+/** RFC 9110 §5.6.7 HTTP-date (IMF-fixdate, and the obsolete forms Date.parse accepts). */
+export function httpDate(value: string | undefined): number | undefined {
+  if (value === undefined || !/^[A-Za-z]{3}/.test(value.trim())) return undefined;
+  const ms = Date.parse(value);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/** A client's Cache-Control request directives (RFC 9111 §5.2.1), or Pragma: no-cache (§5.4). */
+export interface RequestDirectives {
+  noCache: boolean;
+  noStore: boolean;
+  onlyIfCached: boolean;
+  maxAgeSec?: number;
+  minFreshSec?: number;
+  /** true: any staleness accepted; number: at most that many seconds. */
+  maxStale?: number | true;
+  staleIfErrorSec?: number;
+}
+
+export const noRequestDirectives: RequestDirectives = Object.freeze({
+  noCache: false,
+  noStore: false,
+  onlyIfCached: false,
+});
+
+export function requestDirectives(headers: HeaderMap): RequestDirectives {
+  const value = headers['cache-control'];
+  if (value === undefined) {
+    // RFC 9111 §5.4: when Cache-Control is absent, Pragma: no-cache is treated as no-cache.
+    const pragma = joined(headers.pragma);
+    return pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma)
+      ? { ...noRequestDirectives, noCache: true }
+      : noRequestDirectives;
+  }
+  const cc = parseDirectives(value);
+  const maxStale = cc.get('max-stale');
+  return {
+    noCache: cc.has('no-cache'),
+    noStore: cc.has('no-store'),
+    onlyIfCached: cc.has('only-if-cached'),
+    maxAgeSec: cc.has('max-age') ? (deltaSeconds(cc.get('max-age')) ?? 0) : undefined,
+    minFreshSec: cc.has('min-fresh') ? deltaSeconds(cc.get('min-fresh')) : undefined,
+    maxStale: maxStale === true ? true : deltaSeconds(maxStale),
+    staleIfErrorSec: deltaSeconds(cc.get('stale-if-error')),
+  };
+}
+
+/** How a stored response may be used for a request. */
+export type Reuse = 'fresh' | 'stale' | 'stale-while-revalidate' | 'revalidate';
+
+export interface Stored extends Freshness {
+  responseTimeMs: number;
+  invalidated: boolean;
+}
+
+/** RFC 9111 §4.2.3 current_age = corrected_initial_age + resident_time, in seconds. */
+export function currentAge(stored: Stored, nowMs: number): number {
+  return stored.initialAgeSec + Math.max(0, nowMs - stored.responseTimeMs) / 1000;
+}
+
+/** RFC 9111 §4: may this stored response be reused for this request, and how. */
+export function reuse(stored: Stored, req: RequestDirectives, ageSec: number): Reuse {
+  // RFC 9111 §5.2.1.4: no-cache: a cache MUST NOT use a stored response without validation.
+  if (req.noCache) return 'revalidate';
+  // §5.2.1.1 max-age: the client does not want a response whose age exceeds the value.
+  if (req.maxAgeSec !== undefined && ageSec > req.maxAgeSec) return 'revalidate';
+  const remaining = stored.lifetimeSec - ageSec;
+  // §5.2.1.3 min-fresh: the response must stay fresh for at least that many seconds.
+  if (req.minFreshSec !== undefined && remaining < req.minFreshSec) return 'revalidate';
+  // §4.2: a response is fresh when its age has not yet exceeded its freshness lifetime.
+  // A soft purge makes it stale at once.
+  if (remaining > 0 && !stored.invalidated) return 'fresh';
+  // §4.2.4: a cache MUST NOT generate a stale response unless it is disconnected or doing so is
+  // explicitly permitted by the client or origin; must-revalidate etc. forbid it outright.
+  if (stored.mustRevalidate) return 'revalidate';
+  // §5.2.1.2 max-stale: the client accepts a stale response (up to the given staleness).
+  if (req.maxStale === true || (req.maxStale !== undefined && -remaining <= req.maxStale)) return 'stale';
+  // RFC 5861 §3: stale-while-revalidate: serve stale while revalidating in the background.
+  if (stored.staleWhileRevalidateSec > 0 && -remaining < stored.staleWhileRevalidateSec)
+    return 'stale-while-revalidate';
+  return 'revalidate';
+}
+
+/** RFC 5861 §4: may a stale response be served because revalidation failed with an error? */
+export function usableOnError(stored: Stored, req: RequestDirectives, ageSec: number): boolean {
+  if (stored.mustRevalidate) return false;
+  const staleness = ageSec - stored.lifetimeSec;
+  const window = Math.max(stored.staleIfErrorSec, req.staleIfErrorSec ?? 0);
+  return staleness < window || (stored.invalidated && window > 0);
+}

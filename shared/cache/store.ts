@@ -1,0 +1,99 @@
+// The CacheStore interface: every tier (memory, disk, tiered) implements it and passes
+// the contract suite in test/contract/. A stored object is one variant of one URL.
+
+/** Everything known about a stored response except its body. Persisted: carries a version. */
+export interface ObjectMeta {
+  v: 1;
+  /** Primary key: normalized URL (see key.ts). */
+  key: string;
+  /** Secondary key: the request's normalized values of the fields in `vary` ('' without Vary). */
+  variant: string;
+  /** Lowercased request field names the response varies on, in response order. */
+  vary: string[];
+  status: number;
+  /** Client-facing response fields, lowercase names, in order. */
+  headers: [string, string | string[]][];
+  /** When the request that produced it was sent and its response arrived (ms since epoch). */
+  requestTimeMs: number;
+  responseTimeMs: number;
+  /** RFC 9111 §4.2.3 corrected_initial_age, seconds. */
+  initialAgeSec: number;
+  /** Freshness lifetime in seconds (0: must be revalidated before each use). */
+  lifetimeSec: number;
+  /** RFC 5861 windows after the lifetime, seconds. */
+  staleWhileRevalidateSec: number;
+  staleIfErrorSec: number;
+  /** must-revalidate / proxy-revalidate / s-maxage: never served stale. */
+  mustRevalidate: boolean;
+  /** Set by a soft purge: the object is stale from now on but may still revalidate or serve stale. */
+  invalidated: boolean;
+  etag?: string;
+  lastModified?: string;
+  /** Surrogate keys (Surrogate-Key / Cache-Tag) for purging by tag. */
+  tags: string[];
+  /** Body size in bytes. */
+  size: number;
+}
+
+export interface CachedObject {
+  meta: ObjectMeta;
+  /** The whole body. Tiers that stream from disk may read it lazily; the memory tier holds it. */
+  body: Buffer;
+}
+
+/** What to purge. Hard purges delete; soft purges mark objects stale (`invalidated`). */
+export type PurgeSelector =
+  | { kind: 'url'; key: string }
+  | { kind: 'prefix'; prefix: string }
+  | { kind: 'host'; host: string }
+  | { kind: 'tag'; tag: string }
+  | { kind: 'all' };
+
+export interface StoreStats {
+  objects: number;
+  bytes: number;
+}
+
+export interface CacheStore {
+  readonly name: string;
+  /**
+   * The variants stored for a primary key, most recently stored first, or undefined.
+   * The memory tier answers synchronously, which keeps the hit path free of promise hops.
+   */
+  variants(key: string): readonly CachedObject[] | undefined | Promise<readonly CachedObject[] | undefined>;
+  /** Stores one variant, replacing one with the same variant key; keeps at most maxVariants per key. */
+  put(object: CachedObject): Promise<void>;
+  /** Replaces the metadata of a stored variant (after a 304 revalidation); false if it is gone. */
+  updateMeta(meta: ObjectMeta): Promise<boolean>;
+  /** Deletes or (soft) invalidates what the selector matches; returns how many objects it touched. */
+  purge(selector: PurgeSelector, soft: boolean): Promise<number>;
+  stats(): StoreStats;
+  close(): Promise<void>;
+}
+
+/** Size accounted for an object: body plus a fair estimate of the metadata. */
+export function objectBytes(object: CachedObject): number {
+  let bytes = object.body.length + 256 + object.meta.key.length + object.meta.variant.length;
+  for (const [name, value] of object.meta.headers) {
+    bytes +=
+      name.length + (Array.isArray(value) ? value.join('').length + value.length * 8 : value.length) + 8;
+  }
+  for (const tag of object.meta.tags) bytes += tag.length + 8;
+  return bytes;
+}
+
+/** Whether a selector matches an object; shared by every store so all purge alike. */
+export function selects(selector: PurgeSelector, meta: ObjectMeta, host: string): boolean {
+  switch (selector.kind) {
+    case 'url':
+      return meta.key === selector.key;
+    case 'prefix':
+      return meta.key.startsWith(selector.prefix);
+    case 'host':
+      return host === selector.host;
+    case 'tag':
+      return meta.tags.includes(selector.tag);
+    case 'all':
+      return true;
+  }
+}

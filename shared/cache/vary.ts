@@ -1,0 +1,64 @@
+// Secondary cache keys (RFC 9111 §4.1): the request's values of the fields named in Vary,
+// normalized so that equivalent requests share a variant.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { CachedObject } from './store.js';
+
+const absent = '\u0000';
+
+/** The normalized value of one request field for variant matching. */
+export function varyValue(headers: IncomingHttpHeaders, name: string): string {
+  const v = headers[name];
+  if (v === undefined) return absent;
+  const text = Array.isArray(v) ? v.join(',') : v;
+  if (name === 'accept-encoding') return acceptEncoding(text);
+  // RFC 9111 §4.1: values may be normalized, e.g. by removing whitespace and combining lines.
+  return text
+    .replace(/\s*,\s*/g, ',')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** The variant key for a Vary list: one normalized value per field, in order. */
+export function variantKey(headers: IncomingHttpHeaders, vary: readonly string[]): string {
+  if (vary.length === 0) return '';
+  if (vary.length === 1) return varyValue(headers, vary[0]);
+  let key = varyValue(headers, vary[0]);
+  for (let i = 1; i < vary.length; i++) key += '\n' + varyValue(headers, vary[i]);
+  return key;
+}
+
+/**
+ * Accept-Encoding collapses to the one coding Strata would pick (br, then gzip, then none),
+ * so the many spellings browsers send do not split the cache.
+ */
+function acceptEncoding(text: string): string {
+  let gzip = false;
+  for (const part of text.toLowerCase().split(',')) {
+    const [coding, ...params] = part.trim().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q !== undefined && Number(q.slice(2)) === 0) continue;
+    if (coding === 'br') return 'br';
+    if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') gzip = true;
+  }
+  return gzip ? 'gzip' : 'identity';
+}
+
+/** The stored variant matching a request (most recent first), or undefined. */
+export function selectVariant(
+  variants: readonly CachedObject[],
+  headers: IncomingHttpHeaders,
+): CachedObject | undefined {
+  let lastVary: readonly string[] | undefined;
+  let lastKey = '';
+  for (const object of variants) {
+    const vary = object.meta.vary;
+    if (vary.length === 0) return object;
+    if (vary !== lastVary) {
+      lastKey = variantKey(headers, vary);
+      lastVary = vary;
+    }
+    if (object.meta.variant === lastKey) return object;
+  }
+  return undefined;
+}

@@ -1,0 +1,167 @@
+// The Strata config: one schema per section, validated strictly at load, defaulted, frozen.
+// The shape is a public contract (docs/configuration.md): later features add keys, never rename.
+
+import { readFile } from 'node:fs/promises';
+import { parseDocument } from 'yaml';
+import { StrataError } from '../errors.js';
+import {
+  bool,
+  deepFreeze,
+  duration,
+  int,
+  list,
+  num,
+  obj,
+  oneOf,
+  optional,
+  refine,
+  size,
+  str,
+  withDefault,
+  type Infer,
+  type Problem,
+} from './schema.js';
+
+const hostPort = str({
+  pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
+  hint: 'host:port, e.g. 127.0.0.1:8080 or [::1]:8080',
+});
+const hostPattern = str({
+  pattern: /^(\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?)$/,
+  hint: 'a host name, *.domain wildcard, or * alone',
+});
+const originUrl = str({
+  pattern: /^https?:\/\/[^/?#\s]+\/?$/,
+  hint: 'an origin URL such as http://10.0.0.5:8080',
+});
+
+const site = obj({
+  hosts: list(hostPattern, { min: 1 }),
+  origins: list(originUrl, { min: 1 }),
+  /** Host header sent upstream; default: the one the client sent. */
+  originHost: optional(str()),
+  cacheKey: obj({
+    query: withDefault(oneOf('keep', 'sort', 'ignore'), 'keep'),
+    dropParams: withDefault(list(str()), []),
+  }),
+  /** Treat client Cache-Control: no-cache / max-age=0 / Pragma as absent (common on CDNs). */
+  ignoreClientNoCache: withDefault(bool(), false),
+});
+
+const configSchema = obj({
+  node: obj({
+    id: withDefault(str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, . _ -' }), 'strata'),
+    region: withDefault(str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, . _ -' }), 'local'),
+  }),
+  listen: obj({
+    http: withDefault(hostPort, '127.0.0.1:8080'),
+    admin: withDefault(hostPort, '127.0.0.1:9090'),
+  }),
+  sites: list(site, { min: 1 }),
+  cache: obj({
+    memory: obj({
+      maxBytes: withDefault(size(1024 * 1024), 256 * 1024 ** 2),
+      maxObjectBytes: withDefault(size(1), 16 * 1024 ** 2),
+    }),
+    /** Most variants (Vary) kept per URL; older variants are replaced. */
+    maxVariants: withDefault(int(1, 1024), 16),
+    /** How long an uncacheable response makes its URL skip request collapsing. */
+    hitForPass: withDefault(duration(), 60_000),
+    /** Fraction of (Date - Last-Modified) used as heuristic freshness (RFC 9111 §4.2.2). */
+    heuristicFraction: withDefault(num(0, 1), 0.1),
+    /** Upper bound of a heuristic freshness lifetime. */
+    heuristicMax: withDefault(duration(), 86_400_000),
+  }),
+  server: obj({
+    headersTimeout: withDefault(duration(100), 10_000),
+    requestTimeout: withDefault(duration(100), 60_000),
+    keepAliveTimeout: withDefault(duration(100), 5_000),
+    maxHeaderBytes: withDefault(size(1024), 16 * 1024),
+    maxHeaders: withDefault(int(8, 1000), 100),
+    maxBodyBytes: withDefault(size(0), 64 * 1024 ** 2),
+    maxConnections: withDefault(int(1, 1_000_000), 10_000),
+  }),
+  upstream: obj({
+    connectTimeout: withDefault(duration(1), 5_000),
+    headersTimeout: withDefault(duration(1), 30_000),
+    bodyTimeout: withDefault(duration(1), 30_000),
+    keepAliveTimeout: withDefault(duration(1), 4_000),
+    connections: withDefault(int(1, 10_000), 128),
+  }),
+  proxy: obj({
+    /** Keep incoming X-Forwarded-* / Forwarded values (only behind a trusted load balancer). */
+    trustForwarded: withDefault(bool(), false),
+  }),
+  log: obj({
+    level: withDefault(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
+    access: withDefault(bool(), true),
+  }),
+  shutdown: obj({
+    drainTimeout: withDefault(duration(), 10_000),
+  }),
+});
+
+export type StrataConfig = Infer<typeof configSchema>;
+export type SiteConfig = StrataConfig['sites'][number];
+
+const checkedConfig = refine(configSchema, (config, path, problems) => {
+  const seen = new Map<string, number>();
+  config.sites.forEach((s, i) => {
+    for (const host of s.hosts) {
+      const h = host.toLowerCase().replace(/\.$/, '');
+      const before = seen.get(h);
+      if (before !== undefined)
+        problems.push({
+          path: `sites[${i}].hosts`,
+          message: `host "${host}" is already served by sites[${before}]`,
+        });
+      seen.set(h, i);
+    }
+  });
+  const mem = config.cache.memory;
+  if (mem.maxObjectBytes > mem.maxBytes)
+    problems.push({
+      path: `${path ? path + '.' : ''}cache.memory.maxObjectBytes`,
+      message: 'must not exceed cache.memory.maxBytes',
+    });
+  return config;
+});
+
+/** Validates a parsed document; returns every problem rather than the first. */
+export function validateConfig(input: unknown): { config?: StrataConfig; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const config = checkedConfig.check(input, '', problems);
+  return problems.length > 0 ? { problems } : { config: deepFreeze(config), problems };
+}
+
+/** Parses YAML text; syntax errors are problems with the line and column. */
+export function parseConfigText(text: string): { config?: StrataConfig; problems: Problem[] } {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      problems: doc.errors.map((e) => ({
+        path: `(yaml line ${e.linePos?.[0].line ?? '?'})`,
+        message: e.message,
+      })),
+    };
+  }
+  return validateConfig(doc.toJS());
+}
+
+/** Loads, validates and freezes a config file; throws CONFIG_INVALID listing every problem. */
+export async function loadConfig(file: string): Promise<StrataConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw StrataError.because('CONFIG_INVALID', err, { file });
+  }
+  const { config, problems } = parseConfigText(text);
+  if (!config) throw configError(file, problems);
+  return config;
+}
+
+export function configError(file: string, problems: Problem[]): StrataError {
+  const lines = problems.map((p) => `  ${p.path}: ${p.message}`).join('\n');
+  return new StrataError('CONFIG_INVALID', `invalid configuration in ${file}:\n${lines}`, { file, problems });
+}

@@ -1,0 +1,165 @@
+// A small strict schema language for config: every node validates a value, collects
+// problems with their key path, and returns the value with defaults filled in.
+
+import { parseDuration, parseSize } from './units.js';
+
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+export interface Node<T> {
+  /** Human description of the accepted values, used in messages. */
+  readonly expects: string;
+  /** Default when the key is absent; undefined means the key is required (unless optional). */
+  readonly fallback?: () => T;
+  readonly optional?: boolean;
+  check(value: unknown, path: string, problems: Problem[]): T;
+}
+
+export type Infer<N> = N extends Node<infer T> ? T : never;
+
+function node<T>(expects: string, check: (value: unknown, path: string, problems: Problem[]) => T): Node<T> {
+  return { expects, check };
+}
+
+function fail<T>(problems: Problem[], path: string, message: string): T {
+  problems.push({ path: path || '(root)', message });
+  return undefined as T;
+}
+
+/** The same node with a default used when the key is absent. */
+export function withDefault<T>(n: Node<T>, fallback: T): Node<T> {
+  return { ...n, fallback: () => structuredClone(fallback) };
+}
+
+/** The same node, allowed to be absent (value undefined). */
+export function optional<T>(n: Node<T>): Node<T | undefined> {
+  return { ...n, optional: true };
+}
+
+export const str = (opts: { pattern?: RegExp; hint?: string } = {}): Node<string> =>
+  node(opts.hint ?? 'a string', (v, path, problems) => {
+    if (typeof v !== 'string' || v.length === 0) return fail(problems, path, `expected a non-empty string`);
+    if (opts.pattern && !opts.pattern.test(v))
+      return fail(problems, path, `"${v}" is not valid: expected ${opts.hint ?? opts.pattern.source}`);
+    return v;
+  });
+
+export const bool = (): Node<boolean> =>
+  node('true or false', (v, path, problems) =>
+    typeof v === 'boolean' ? v : fail(problems, path, `expected true or false, got ${JSON.stringify(v)}`),
+  );
+
+export const int = (min: number, max: number): Node<number> =>
+  node(`an integer from ${min} to ${max}`, (v, path, problems) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? v
+      : fail(problems, path, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`),
+  );
+
+export const num = (min: number, max: number): Node<number> =>
+  node(`a number from ${min} to ${max}`, (v, path, problems) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
+      ? v
+      : fail(problems, path, `expected a number from ${min} to ${max}, got ${JSON.stringify(v)}`),
+  );
+
+export const oneOf = <T extends string>(...values: T[]): Node<T> =>
+  node(values.join(' | '), (v, path, problems) =>
+    values.includes(v as T)
+      ? (v as T)
+      : fail(problems, path, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`),
+  );
+
+/** A size in bytes: a number or a string such as "256MiB", "10 MB", "512KiB". */
+export const size = (min = 0): Node<number> =>
+  node('a size such as 256MiB', (v, path, problems) => {
+    const bytes = parseSize(v);
+    if (bytes === undefined)
+      return fail(problems, path, `expected a size such as 64KiB or 256MiB, got ${JSON.stringify(v)}`);
+    if (bytes < min) return fail(problems, path, `must be at least ${min} bytes`);
+    return bytes;
+  });
+
+/** A duration in milliseconds: a number (ms) or a string such as "30s", "250ms", "5m". */
+export const duration = (min = 0): Node<number> =>
+  node('a duration such as 30s', (v, path, problems) => {
+    const ms = parseDuration(v);
+    if (ms === undefined)
+      return fail(problems, path, `expected a duration such as 250ms, 30s or 5m, got ${JSON.stringify(v)}`);
+    if (ms < min) return fail(problems, path, `must be at least ${min}ms`);
+    return ms;
+  });
+
+export const list = <T>(item: Node<T>, opts: { min?: number } = {}): Node<T[]> =>
+  node(`a list of ${item.expects}`, (v, path, problems) => {
+    if (!Array.isArray(v)) return fail(problems, path, `expected a list of ${item.expects}`);
+    if (opts.min !== undefined && v.length < opts.min)
+      return fail(problems, path, `expected at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
+    return v.map((x, i) => item.check(x, `${path}[${i}]`, problems));
+  });
+
+type Shape = Record<string, Node<unknown>>;
+type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
+
+/** A mapping with exactly these keys: unknown keys are errors, absent keys take their default. */
+export const obj = <S extends Shape>(shape: S): Node<ObjectOf<S>> => {
+  const n = node<ObjectOf<S>>('a mapping', (v, path, problems) => {
+    if (v === undefined || v === null) v = {};
+    if (typeof v !== 'object' || Array.isArray(v))
+      return fail(problems, path, 'expected a mapping of keys to values');
+    const input = v as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(input)) {
+      if (!(key in shape)) {
+        const known = Object.keys(shape).join(', ');
+        fail(problems, join(path, key), `unknown key (known keys here: ${known})`);
+      }
+    }
+    for (const [key, child] of Object.entries(shape)) {
+      const childPath = join(path, key);
+      if (input[key] === undefined || input[key] === null) {
+        if (child.fallback) out[key] = child.fallback();
+        else if (child.optional) out[key] = undefined;
+        else if (isObjectNode(child)) out[key] = child.check({}, childPath, problems);
+        else fail(problems, childPath, `is required (${child.expects})`);
+        continue;
+      }
+      out[key] = child.check(input[key], childPath, problems);
+    }
+    return out as ObjectOf<S>;
+  });
+  objectNodes.add(n);
+  return n;
+};
+
+const objectNodes = new WeakSet<object>();
+const isObjectNode = (n: Node<unknown>): boolean => objectNodes.has(n);
+
+/** A node whose result is checked further by a function that may report problems. */
+export function refine<T>(n: Node<T>, fn: (value: T, path: string, problems: Problem[]) => T): Node<T> {
+  const refined: Node<T> = {
+    ...n,
+    check(v, path, problems) {
+      const before = problems.length;
+      const value = n.check(v, path, problems);
+      return problems.length > before ? value : fn(value, path, problems);
+    },
+  };
+  if (objectNodes.has(n)) objectNodes.add(refined);
+  return refined;
+}
+
+function join(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/** Deep-freezes a validated config so no part of the program can change it at run time. */
+export function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}

@@ -1,0 +1,130 @@
+// The one error type of Strata: every failure has a stable code from this catalog,
+// a source, a retry decision and its cause. Only the pipeline turns it into a status.
+
+export type ErrorSource = 'upstream' | 'downstream' | 'internal' | 'config';
+
+interface CatalogEntry {
+  source: ErrorSource;
+  /** HTTP status sent to the client when this error ends a request. */
+  status: number;
+  /** Whether the request may be retried on another upstream candidate. */
+  retry: boolean;
+  message: string;
+}
+
+export const catalog = {
+  CONFIG_INVALID: { source: 'config', status: 500, retry: false, message: 'invalid configuration' },
+  REQUEST_INVALID: { source: 'downstream', status: 400, retry: false, message: 'bad request' },
+  REQUEST_HEADERS_TOO_LARGE: {
+    source: 'downstream',
+    status: 431,
+    retry: false,
+    message: 'request header fields too large',
+  },
+  REQUEST_BODY_TOO_LARGE: {
+    source: 'downstream',
+    status: 413,
+    retry: false,
+    message: 'request body too large',
+  },
+  SITE_UNKNOWN: {
+    source: 'downstream',
+    status: 421,
+    retry: false,
+    message: 'no site is configured for this host',
+  },
+  PROXY_REFUSED: {
+    source: 'downstream',
+    status: 403,
+    retry: false,
+    message: 'absolute-form requests are only accepted for configured sites',
+  },
+  ONLY_IF_CACHED_MISS: {
+    source: 'downstream',
+    status: 504,
+    retry: false,
+    message: 'only-if-cached: no stored response',
+  },
+  CLIENT_ABORTED: {
+    source: 'downstream',
+    status: 499,
+    retry: false,
+    message: 'client closed the connection',
+  },
+  UPSTREAM_CONNECT_FAILED: {
+    source: 'upstream',
+    status: 502,
+    retry: true,
+    message: 'could not connect to the origin',
+  },
+  UPSTREAM_CONNECT_TIMEOUT: {
+    source: 'upstream',
+    status: 504,
+    retry: true,
+    message: 'timed out connecting to the origin',
+  },
+  UPSTREAM_HEADERS_TIMEOUT: {
+    source: 'upstream',
+    status: 504,
+    retry: false,
+    message: 'the origin did not answer in time',
+  },
+  UPSTREAM_BODY_TIMEOUT: {
+    source: 'upstream',
+    status: 504,
+    retry: false,
+    message: 'the origin stopped sending the body',
+  },
+  UPSTREAM_RESET: {
+    source: 'upstream',
+    status: 502,
+    retry: false,
+    message: 'the origin closed the connection',
+  },
+  UPSTREAM_PROTOCOL: {
+    source: 'upstream',
+    status: 502,
+    retry: false,
+    message: 'invalid response from the origin',
+  },
+  UPSTREAM_UNAVAILABLE: {
+    source: 'upstream',
+    status: 503,
+    retry: false,
+    message: 'no origin is available for this site',
+  },
+  STORE_FAILED: { source: 'internal', status: 500, retry: false, message: 'cache store failure' },
+  INTERNAL: { source: 'internal', status: 500, retry: false, message: 'internal error' },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof catalog;
+
+export class StrataError extends Error {
+  readonly code: ErrorCode;
+  readonly source: ErrorSource;
+  readonly status: number;
+  readonly retry: boolean;
+  readonly context: Record<string, unknown>;
+
+  constructor(code: ErrorCode, message?: string, context: Record<string, unknown> = {}, cause?: unknown) {
+    const entry: CatalogEntry = catalog[code];
+    super(message ?? entry.message, cause === undefined ? undefined : { cause });
+    this.name = 'StrataError';
+    this.code = code;
+    this.source = entry.source;
+    this.status = entry.status;
+    this.retry = entry.retry;
+    this.context = context;
+  }
+
+  /** Wraps a library error where it happened, keeping it as the cause. */
+  static because(code: ErrorCode, cause: unknown, context: Record<string, unknown> = {}): StrataError {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    return new StrataError(code, `${catalog[code].message}: ${detail}`, context, cause);
+  }
+
+  /** Anything thrown becomes a StrataError; unknown throws are INTERNAL. */
+  static from(err: unknown): StrataError {
+    return err instanceof StrataError ? err : StrataError.because('INTERNAL', err);
+  }
+}

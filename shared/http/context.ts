@@ -1,0 +1,27 @@
+// Per-request state carried through the pipeline phases.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CacheOutcome } from '../cache/outcome.js';
+import type { RequestDirectives } from '../cache/policy.js';
+import type { Site } from './router.js';
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly startMs: number;
+  /** Method as sent by the client. */
+  readonly method: string;
+  site: Site;
+  /** Host as the client sent it (Host header or absolute-form authority). */
+  host: string;
+  /** origin-form target: path and query. */
+  target: string;
+  /** Primary cache key. */
+  key: string;
+  reqCc: RequestDirectives;
+  outcome: CacheOutcome;
+  upstreamMs?: number;
+  /** Body bytes written to the client. */
+  bytes: number;
+}

@@ -1,0 +1,178 @@
+// Delivery: writes a stored object (hit, revalidated, stale) or a streaming fill to the client,
+// answering conditional (304), range (206/416) and HEAD requests from what is stored.
+
+import type { ServerResponse } from 'node:http';
+import type { CachedObject, ObjectMeta } from '../cache/store.js';
+import { cacheStatus, type CacheOutcome } from '../cache/outcome.js';
+import { notModified, rangeOf } from './conditional.js';
+import type { RequestContext } from './context.js';
+import type { FillConsumer } from '../cache/fill.js';
+import type { StrataError } from '../errors.js';
+import { surrogateOnly } from './headers.js';
+
+/** Fields never sent with a 304 (RFC 9110 §15.4.5: it has no content). */
+const notModifiedOmits: ReadonlySet<string> = new Set([
+  'content-length',
+  'content-range',
+  'transfer-encoding',
+]);
+
+export class Deliverer {
+  /** Flat header lists per stored meta, with Age and Cache-Status slots filled per response. */
+  private readonly wires = new WeakMap<ObjectMeta, string[]>();
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly via: string,
+  ) {}
+
+  /**
+   * Builds once per stored object: [name, value, ...stored fields, 'via', v, 'age', _, 'cache-status', _].
+   * Reused by every hit on the object: only the two last values change.
+   */
+  private wire(meta: ObjectMeta): string[] {
+    let wire = this.wires.get(meta);
+    if (wire) return wire;
+    wire = [];
+    let via = this.via;
+    for (const [name, value] of meta.headers) {
+      if (surrogateOnly.has(name)) continue;
+      if (name === 'via') {
+        via = `${Array.isArray(value) ? value.join(', ') : value}, ${this.via}`;
+        continue;
+      }
+      if (Array.isArray(value)) for (const v of value) wire.push(name, v);
+      else wire.push(name, value);
+    }
+    wire.push('via', via, 'age', '0', 'cache-status', '');
+    this.wires.set(meta, wire);
+    return wire;
+  }
+
+  /** Sends a stored object; `ageSec` is its current age. */
+  object(ctx: RequestContext, object: CachedObject, ageSec: number): void {
+    const { res, req } = ctx;
+    const meta = object.meta;
+    ctx.outcome.ttlSec = meta.lifetimeSec - ageSec;
+    const wire = this.wire(meta);
+    const n = wire.length;
+    wire[n - 3] = String(Math.floor(ageSec));
+    wire[n - 1] = cacheStatus(this.nodeId, ctx.outcome);
+    const conditional =
+      req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
+    if (conditional && meta.status === 200 && notModified(req.headers, meta.etag, meta.lastModified)) {
+      res.writeHead(304, withoutFields(wire, notModifiedOmits));
+      res.end();
+      return;
+    }
+    const body = object.body;
+    if (req.headers.range !== undefined && meta.status === 200) {
+      const range = rangeOf(req.headers, body.length, meta.etag, meta.lastModified);
+      if (range.kind === 'unsatisfiable') {
+        const headers = withoutFields(wire, notModifiedOmits);
+        headers.push('content-range', `bytes */${body.length}`, 'content-length', '0');
+        res.writeHead(416, headers);
+        res.end();
+        return;
+      }
+      if (range.kind === 'partial') {
+        const headers = withoutFields(wire, notModifiedOmits);
+        const part = body.subarray(range.start, range.end + 1);
+        headers.push('content-range', `bytes ${range.start}-${range.end}/${body.length}`);
+        headers.push('content-length', String(part.length));
+        res.writeHead(206, headers);
+        this.end(ctx, part);
+        return;
+      }
+    }
+    res.writeHead(meta.status, wire);
+    this.end(ctx, body);
+  }
+
+  private end(ctx: RequestContext, body: Buffer): void {
+    if (ctx.method === 'HEAD') {
+      ctx.res.end();
+      return;
+    }
+    ctx.bytes = body.length;
+    ctx.res.end(body);
+  }
+
+  /**
+   * Starts a streamed response from upstream (a miss or pass). Returns the consumer that
+   * receives the body, or undefined when the client is answered without one (304, HEAD).
+   */
+  stream(
+    ctx: RequestContext,
+    status: number,
+    headers: [string, string | string[]][],
+    outcome: CacheOutcome,
+    validators?: { etag?: string; lastModified?: string },
+  ): FillConsumer | undefined {
+    const { res, req } = ctx;
+    const wire: string[] = [];
+    let via = this.via;
+    let upstreamStatus: string | undefined;
+    for (const [name, value] of headers) {
+      if (name === 'via') via = `${String(value)}, ${this.via}`;
+      else if (name === 'cache-status') upstreamStatus = String(value);
+      else if (Array.isArray(value)) for (const v of value) wire.push(name, v);
+      else wire.push(name, value);
+    }
+    const own = cacheStatus(this.nodeId, outcome);
+    wire.push('via', via, 'cache-status', upstreamStatus ? `${upstreamStatus}, ${own}` : own);
+    if (
+      validators &&
+      status === 200 &&
+      (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) &&
+      notModified(req.headers, validators.etag, validators.lastModified)
+    ) {
+      res.writeHead(304, withoutFields(wire, notModifiedOmits));
+      res.end();
+      return undefined;
+    }
+    res.writeHead(status, wire);
+    if (ctx.method === 'HEAD' || status === 204 || status === 304) {
+      res.end();
+      return undefined;
+    }
+    return clientConsumer(ctx);
+  }
+}
+
+function withoutFields(wire: readonly string[], omit: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < wire.length; i += 2) if (!omit.has(wire[i])) out.push(wire[i], wire[i + 1]);
+  return out;
+}
+
+/** A client response as a fill consumer. A failed body cuts the connection (never a short 200). */
+export function clientConsumer(ctx: RequestContext): FillConsumer {
+  const res: ServerResponse = ctx.res;
+  return {
+    write(chunk) {
+      if (res.destroyed) return true;
+      ctx.bytes += chunk.length;
+      return res.write(chunk);
+    },
+    end() {
+      res.end();
+    },
+    fail(_err: StrataError) {
+      // The status line is gone already; cutting the connection is the only honest signal.
+      res.destroy();
+    },
+    drained() {
+      if (res.destroyed || !res.writableNeedDrain) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done);
+        res.on('close', done);
+      });
+    },
+  };
+}

@@ -1,0 +1,116 @@
+// Header handling for a proxy: hop-by-hop removal (RFC 9110 §7.6.1), Via and the
+// X-Forwarded-* / Forwarded family on the way up, and the fields Strata consumes on the way down.
+
+export type HeaderValue = string | string[];
+export type HeaderMap = Record<string, HeaderValue | undefined>;
+
+/** RFC 9110 §7.6.1 hop-by-hop fields, plus legacy ones that must never cross a proxy. */
+export const hopByHop: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Fields that are Strata's instructions from the origin and never reach clients (RFC 9213, ESI 1.0). */
+export const surrogateOnly: ReadonlySet<string> = new Set([
+  'cdn-cache-control',
+  'surrogate-control',
+  'surrogate-key',
+  'cache-tag',
+]);
+
+const forwardedFields: ReadonlySet<string> = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+]);
+
+/** Lowercased field names listed in Connection, which are hop-by-hop for this message. */
+export function connectionTokens(value: HeaderValue | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  const tokens = new Set<string>();
+  for (const t of text.split(',')) {
+    const name = t.trim().toLowerCase();
+    if (name) tokens.add(name);
+  }
+  return tokens;
+}
+
+export function firstValue(value: HeaderValue | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Joins a field's values as one comma-separated line (RFC 9110 §5.3). */
+export function joined(value: HeaderValue | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+export interface ForwardingInfo {
+  clientIp: string;
+  proto: 'http' | 'https';
+  host: string;
+  trustForwarded: boolean;
+  via: string;
+  /** Host sent upstream; default: the client's. */
+  originHost?: string;
+}
+
+/**
+ * Builds the upstream request headers from the client's raw headers: drops hop-by-hop
+ * fields and those named in Connection, adds Via and the forwarding fields.
+ */
+export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingInfo): Record<string, string> {
+  const out: Record<string, string> = {};
+  let connection: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
+      connection = connectionTokens(raw[i + 1]);
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (hopByHop.has(name) || connection?.has(name) || name === 'host') continue;
+    if (!info.trustForwarded && forwardedFields.has(name)) continue;
+    const prev = out[name];
+    // RFC 9110 §5.3: repeated fields combine with commas; Cookie uses "; " (RFC 6265 §5.4).
+    out[name] = prev === undefined ? raw[i + 1] : `${prev}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
+  }
+  out.host = info.originHost ?? info.host;
+  out.via = out.via ? `${out.via}, ${info.via}` : info.via;
+  const xff = out['x-forwarded-for'];
+  out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
+  out['x-forwarded-proto'] ??= info.proto;
+  out['x-forwarded-host'] ??= info.host;
+  const node = info.clientIp.includes(':') ? `"[${info.clientIp}]"` : info.clientIp;
+  const element = `for=${node};host=${quoteIfNeeded(info.host)};proto=${info.proto}`;
+  out.forwarded = out.forwarded ? `${out.forwarded}, ${element}` : element;
+  return out;
+}
+
+function quoteIfNeeded(value: string): string {
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * The response fields a client may see: without hop-by-hop fields, those named in
+ * Connection, and Strata's surrogate fields. Names are lowercase, values as received.
+ */
+export function clientResponseHeaders(headers: HeaderMap): [string, HeaderValue][] {
+  const connection = connectionTokens(headers.connection);
+  const out: [string, HeaderValue][] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || hopByHop.has(name) || surrogateOnly.has(name) || connection?.has(name))
+      continue;
+    out.push([name, value]);
+  }
+  return out;
+}

@@ -1,0 +1,566 @@
+// The proxy pipeline, used by the edge and the shield. Phases run in order and each ends by
+// naming the next action (a Decision): route -> recv -> lookup (hit | stale | miss) -> fetch -> deliver.
+// Errors from any phase end in respondError(), the one place a status is chosen for a failure.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { StrataConfig } from '../config/config.js';
+import { StrataError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { Fill, FillRegistry } from '../cache/fill.js';
+import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
+import { cacheStatus, outcomeLabel, type CacheOutcome, type Forward } from '../cache/outcome.js';
+import {
+  currentAge,
+  noRequestDirectives,
+  requestDirectives,
+  reuse,
+  usableOnError,
+  type PolicyOptions,
+} from '../cache/policy.js';
+import type { CacheStore, CachedObject } from '../cache/store.js';
+import { selectVariant, variantKey } from '../cache/vary.js';
+import type { RequestContext } from './context.js';
+import { Deliverer } from './deliver.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import type { Router, Site } from './router.js';
+import type { UpstreamRequest, UpstreamResponse } from './upstream.js';
+
+/** What a phase decided to do next. */
+export type Decision =
+  { action: 'lookup' } | { action: 'pass'; fwd: Forward } | { action: 'respond'; error: StrataError };
+
+export interface PipelineOptions {
+  config: StrataConfig;
+  router: Router;
+  store: CacheStore;
+  log: Logger;
+  metrics: Metrics;
+  scheme: 'http' | 'https';
+  /** Injectable clock (ms since epoch) for tests; default Date.now. */
+  clock?: () => number;
+}
+
+/** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
+const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
+const fillStrips = [
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+];
+
+export class Pipeline {
+  private readonly config: StrataConfig;
+  private readonly router: Router;
+  private readonly store: CacheStore;
+  private readonly log: Logger;
+  private readonly metrics: Metrics;
+  private readonly scheme: 'http' | 'https';
+  private readonly clock: () => number;
+  private readonly nodeId: string;
+  private readonly via: string;
+  private readonly policy: PolicyOptions;
+  private readonly deliver: Deliverer;
+  readonly fills: FillRegistry;
+  private seq = 0;
+  private readonly idPrefix = `${Date.now().toString(36)}-`;
+
+  constructor(options: PipelineOptions) {
+    this.config = options.config;
+    this.router = options.router;
+    this.store = options.store;
+    this.log = options.log;
+    this.metrics = options.metrics;
+    this.scheme = options.scheme;
+    this.clock = options.clock ?? Date.now;
+    this.nodeId = options.config.node.id;
+    this.via = `1.1 ${this.nodeId} (strata)`;
+    this.policy = {
+      heuristicFraction: options.config.cache.heuristicFraction,
+      heuristicMaxSec: options.config.cache.heuristicMax / 1000,
+    };
+    this.deliver = new Deliverer(this.nodeId, this.via);
+    this.fills = new FillRegistry(options.config.cache.hitForPass);
+  }
+
+  /** The request listener. Synchronous on the memory-hit path. */
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const ctx = this.context(req, res);
+    res.once('close', () => this.finish(ctx));
+    try {
+      const decision = this.route(ctx) ?? this.recv(ctx);
+      if (decision.action === 'respond') this.respondError(ctx, decision.error);
+      else if (decision.action === 'pass') this.run(ctx, this.pass(ctx, decision.fwd));
+      else this.lookup(ctx);
+    } catch (err) {
+      this.respondError(ctx, StrataError.from(err));
+    }
+  };
+
+  private context(req: IncomingMessage, res: ServerResponse): RequestContext {
+    return {
+      req,
+      res,
+      id: this.idPrefix + (++this.seq).toString(36),
+      startMs: this.clock(),
+      method: req.method ?? 'GET',
+      site: undefined as unknown as Site,
+      host: '',
+      target: '',
+      key: '',
+      reqCc: noRequestDirectives,
+      outcome: { hit: false },
+      bytes: 0,
+    };
+  }
+
+  /** Phase route: request-target form, limits, and the site for the host. */
+  private route(ctx: RequestContext): Decision | undefined {
+    const { req } = ctx;
+    if (req.rawHeaders.length > this.config.server.maxHeaders * 2) {
+      return {
+        action: 'respond',
+        error: new StrataError('REQUEST_HEADERS_TOO_LARGE', 'too many header fields'),
+      };
+    }
+    const url = req.url ?? '';
+    let host = req.headers.host;
+    let target = url;
+    let absolute = false;
+    if (url.charCodeAt(0) !== 47 /* '/' */) {
+      // RFC 9112 §3.2.2 absolute-form: the authority replaces Host. Only configured sites are
+      // served this way: Strata is never an open forward proxy.
+      const m = /^(https?):\/\/([^/?#]+)([^#]*)$/i.exec(url);
+      if (!m)
+        return { action: 'respond', error: new StrataError('REQUEST_INVALID', 'unsupported request target') };
+      host = m[2];
+      target = m[3] || '/';
+      absolute = true;
+    }
+    if (!host) return { action: 'respond', error: new StrataError('REQUEST_INVALID', 'missing Host header') };
+    const site = this.router.route(host);
+    if (!site)
+      return { action: 'respond', error: new StrataError(absolute ? 'PROXY_REFUSED' : 'SITE_UNKNOWN') };
+    ctx.site = site;
+    ctx.host = host;
+    ctx.target = target;
+    ctx.key = site.key(this.scheme, host, target);
+    return undefined;
+  }
+
+  /** Phase recv: GET and HEAD look up the cache; every other method passes to the origin. */
+  private recv(ctx: RequestContext): Decision {
+    const { req } = ctx;
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return { action: 'pass', fwd: 'method' };
+    const cl = req.headers['content-length'];
+    if ((cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined) {
+      return { action: 'pass', fwd: 'bypass' };
+    }
+    if (req.headers['cache-control'] !== undefined || req.headers.pragma !== undefined) {
+      const cc = requestDirectives(req.headers);
+      ctx.reqCc = ctx.site.config.ignoreClientNoCache ? { ...cc, noCache: false, maxAgeSec: undefined } : cc;
+    }
+    return { action: 'lookup' };
+  }
+
+  /** Phase lookup: memory answers synchronously; slower tiers answer with a promise. */
+  private lookup(ctx: RequestContext): void {
+    const found = this.store.variants(ctx.key);
+    if (found instanceof Promise) {
+      this.run(
+        ctx,
+        found.then((v) => this.lookedUp(ctx, v)),
+      );
+    } else this.lookedUp(ctx, found);
+  }
+
+  private lookedUp(ctx: RequestContext, variants: readonly CachedObject[] | undefined): void {
+    const object = variants && selectVariant(variants, ctx.req.headers);
+    const reqCc = ctx.reqCc;
+    if (object) {
+      const age = currentAge(object.meta, this.clock());
+      const use = reuse(object.meta, reqCc, age);
+      if (use !== 'revalidate') {
+        ctx.outcome.hit = true;
+        if (use === 'stale-while-revalidate') {
+          ctx.outcome.detail = 'stale-while-revalidate';
+          this.revalidateInBackground(ctx, object);
+        }
+        this.deliver.object(ctx, object, age);
+        return;
+      }
+      if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
+      ctx.outcome.fwd =
+        reqCc.noCache || reqCc.maxAgeSec !== undefined || reqCc.minFreshSec ? 'request' : 'stale';
+      return this.miss(ctx, object);
+    }
+    // RFC 9111 §5.2.1.7 only-if-cached: respond with a stored response or 504.
+    if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
+    ctx.outcome.fwd = variants ? 'vary-miss' : 'uri-miss';
+    // A range of an object not stored goes upstream as it is; the partial response is not stored.
+    if (ctx.req.headers.range !== undefined) return this.run(ctx, this.pass(ctx, ctx.outcome.fwd));
+    this.miss(ctx, undefined);
+  }
+
+  /** Phase miss: joins the fill in progress for the key, or starts one. */
+  private miss(ctx: RequestContext, stale: CachedObject | undefined): void {
+    if (this.fills.isPass(ctx.key)) {
+      ctx.outcome.fwd = 'bypass';
+      ctx.outcome.detail = 'hit-for-pass';
+      return this.run(ctx, this.fetch(ctx, new Fill(ctx.key), stale, ctx));
+    }
+    const existing = this.fills.get(ctx.key);
+    if (existing) return this.run(ctx, this.join(ctx, existing, stale));
+    this.run(ctx, this.fetch(ctx, this.fills.begin(ctx.key), stale, ctx));
+  }
+
+  /** A collapsed request: waits for another request's fill and streams from it. */
+  private async join(ctx: RequestContext, fill: Fill, stale: CachedObject | undefined): Promise<void> {
+    ctx.outcome.collapsed = true;
+    this.metrics.collapsed.inc();
+    const head = await fill.head;
+    if (head.kind === 'object') {
+      ctx.outcome.fwdStatus = head.status || undefined;
+      ctx.outcome.detail = head.how;
+      ctx.outcome.hit = head.how === 'stale-if-error';
+      return this.deliver.object(ctx, head.object, currentAge(head.object.meta, this.clock()));
+    }
+    const meta = head.meta;
+    // Uncacheable, or another variant: this request goes upstream on its own.
+    if (
+      !meta ||
+      (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant) ||
+      !fill.joinable
+    ) {
+      ctx.outcome.collapsed = false;
+      return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
+    }
+    ctx.outcome.fwdStatus = head.status;
+    ctx.outcome.stored = true;
+    ctx.upstreamMs = head.upstreamMs;
+    const consumer = this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta);
+    if (consumer) {
+      fill.subscribe(consumer);
+      ctx.res.once('close', () => fill.unsubscribe(consumer));
+    }
+  }
+
+  /** RFC 5861 §3: one background revalidation per key while stale responses are served. */
+  private revalidateInBackground(ctx: RequestContext, stale: CachedObject): void {
+    if (this.fills.get(ctx.key)) return;
+    this.fetch(ctx, this.fills.begin(ctx.key), stale, undefined).catch((err: unknown) => {
+      this.log.warn({ err, key: ctx.key }, 'background revalidation failed');
+    });
+  }
+
+  /**
+   * Phase fetch: one upstream GET for a fill, conditional when a stale object is given.
+   * `client` is the request that started it (undefined for background revalidation).
+   */
+  private async fetch(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject | undefined,
+    client: RequestContext | undefined,
+  ): Promise<void> {
+    const headers = this.upstreamHeaders(ctx);
+    for (const name of fillStrips) delete headers[name];
+    if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
+    if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
+    const requestTimeMs = this.clock();
+    let up: UpstreamResponse;
+    try {
+      up = await this.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
+    } catch (e) {
+      const err = StrataError.from(e);
+      if (stale && usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, this.clock()))) {
+        this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'origin failed, serving stale');
+        return this.settle(
+          fill,
+          { kind: 'object', object: stale, how: 'stale-if-error', status: 0, upstreamMs: 0 },
+          client,
+        );
+      }
+      this.fills.release(fill);
+      fill.fail(err);
+      throw err;
+    }
+    const responseTimeMs = this.clock();
+    const upstreamMs = responseTimeMs - requestTimeMs;
+    this.observeUpstream(ctx, up.status, upstreamMs);
+    if (stale && up.status === 304) {
+      up.body.resume();
+      const object = refreshObject(
+        stale,
+        { headers: up.headers, requestHeaders: ctx.req.headers, requestTimeMs, responseTimeMs },
+        this.policy,
+      );
+      this.store
+        .updateMeta(object.meta)
+        .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store update failed'));
+      return this.settle(
+        fill,
+        { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs },
+        client,
+      );
+    }
+    if (
+      stale &&
+      up.status >= 500 &&
+      usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, responseTimeMs))
+    ) {
+      up.body.resume();
+      return this.settle(
+        fill,
+        { kind: 'object', object: stale, how: 'stale-if-error', status: up.status, upstreamMs },
+        client,
+      );
+    }
+    const described = describeResponse(
+      {
+        key: ctx.key,
+        requestHeaders: ctx.req.headers,
+        requestNoStore: ctx.reqCc.noStore,
+        status: up.status,
+        headers: up.headers,
+        requestTimeMs,
+        responseTimeMs,
+      },
+      this.policy,
+      this.config.cache.memory.maxObjectBytes,
+    );
+    let meta = described.meta;
+    if (described.reason) this.notCacheable(fill, described.reason);
+    else this.fills.clearPass(ctx.key);
+    const clientHeaders = clientResponseHeaders(up.headers);
+    fill.setHead({
+      kind: 'stream',
+      status: up.status,
+      headers: clientHeaders,
+      meta,
+      noStore: described.reason,
+      upstreamMs,
+    });
+    if (client) {
+      client.outcome.fwdStatus = up.status;
+      client.outcome.stored = meta !== undefined;
+      if (described.reason) client.outcome.detail ??= described.reason;
+      const consumer = this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta);
+      if (consumer) {
+        fill.subscribe(consumer, true);
+        client.res.once('close', () => fill.unsubscribe(consumer));
+      }
+    }
+    let size = 0;
+    try {
+      for await (const chunk of up.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (meta && size > this.config.cache.memory.maxObjectBytes) {
+          meta = undefined;
+          this.notCacheable(fill, 'too-large');
+        }
+        if (!meta && !fill.hasConsumers) {
+          up.body.destroy();
+          break;
+        }
+        await fill.push(chunk);
+      }
+    } catch (e) {
+      // An aborted upstream body is never stored; clients see a cut connection.
+      this.fills.release(fill);
+      fill.fail(StrataError.from(e));
+      this.log.warn({ code: StrataError.from(e).code, key: ctx.key, reqId: ctx.id }, 'upstream body failed');
+      return;
+    }
+    const body = fill.finish();
+    this.fills.release(fill);
+    if (meta && body) {
+      this.store
+        .put(completeObject(meta, body))
+        .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store put failed'));
+    }
+  }
+
+  /** Records why a response is not stored; the key skips collapsing for a while. */
+  private notCacheable(fill: Fill, reason: NonNullable<CacheOutcome['detail']>): void {
+    this.metrics.notStored.inc({ reason });
+    this.fills.markPass(fill.key);
+    this.fills.release(fill);
+    fill.pass();
+  }
+
+  /** Ends a fill with a whole stored object (revalidated or stale-if-error). */
+  private settle(
+    fill: Fill,
+    head: Extract<Parameters<Fill['setHead']>[0], { kind: 'object' }>,
+    client: RequestContext | undefined,
+  ): void {
+    this.fills.release(fill);
+    fill.setHead(head);
+    if (!client) return;
+    client.outcome.fwdStatus = head.status || undefined;
+    client.outcome.detail = head.how;
+    client.outcome.hit = head.how === 'stale-if-error';
+    client.upstreamMs = head.upstreamMs;
+    this.deliver.object(client, head.object, currentAge(head.object.meta, this.clock()));
+  }
+
+  /** Phase pass: forwards the request as it is (with its body) and streams the answer back. */
+  private async pass(ctx: RequestContext, fwd: Forward): Promise<void> {
+    ctx.outcome.fwd = fwd;
+    const { req } = ctx;
+    const headers = this.upstreamHeaders(ctx);
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    let body: Readable | null = null;
+    if (hasBody) {
+      const length = Number(req.headers['content-length'] ?? 0);
+      if (length > this.config.server.maxBodyBytes) throw new StrataError('REQUEST_BODY_TOO_LARGE');
+      body = req;
+    }
+    const start = this.clock();
+    const up = await this.send(
+      ctx.site,
+      { method: ctx.method, path: ctx.target, headers, body },
+      idempotentMethods.has(ctx.method) && !hasBody,
+    );
+    this.observeUpstream(ctx, up.status, this.clock() - start);
+    ctx.outcome.fwdStatus = up.status;
+    // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
+    // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
+    if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
+    const consumer = this.deliver.stream(ctx, up.status, clientResponseHeaders(up.headers), ctx.outcome);
+    if (!consumer) {
+      up.body.resume();
+      return;
+    }
+    try {
+      for await (const chunk of up.body as AsyncIterable<Buffer>) {
+        if (ctx.res.destroyed) break;
+        if (!consumer.write(chunk)) await consumer.drained();
+      }
+      consumer.end();
+    } catch (e) {
+      consumer.fail(StrataError.from(e));
+    } finally {
+      if (!up.body.readableEnded) up.body.destroy();
+    }
+  }
+
+  private invalidate(ctx: RequestContext, headers: UpstreamResponse['headers']): void {
+    const keys = new Set([ctx.key]);
+    const base = `${this.scheme}://${ctx.host}${ctx.target}`;
+    for (const name of ['location', 'content-location'] as const) {
+      const value = headers[name];
+      if (typeof value !== 'string') continue;
+      try {
+        const url = new URL(value, base);
+        // Only same-origin URIs, to keep one origin from purging another's objects.
+        if (url.origin === new URL(base).origin)
+          keys.add(ctx.site.key(this.scheme, ctx.host, url.pathname + url.search));
+      } catch {
+        // An unparseable Location names nothing we store.
+      }
+    }
+    for (const key of keys) {
+      this.store.purge({ kind: 'url', key }, false).then(
+        (n) => this.metrics.invalidations.inc(n),
+        (err: unknown) => this.log.error({ err, key }, 'invalidation failed'),
+      );
+    }
+  }
+
+  /** Sends upstream, trying the next origin once when the connection failed before anything was sent. */
+  private async send(site: Site, request: UpstreamRequest, retryable: boolean): Promise<UpstreamResponse> {
+    const now = this.clock();
+    const candidates = site.origins.candidates(now);
+    for (let i = 0; ; i++) {
+      try {
+        return await candidates[i].request(request);
+      } catch (e) {
+        const err = StrataError.from(e);
+        this.metrics.upstreamErrors.inc({ code: err.code });
+        if (err.retry) site.origins.markDown(candidates[i], now);
+        if (!err.retry || !retryable || i >= 1 || i + 1 >= candidates.length) throw err;
+        this.log.warn({ code: err.code, peer: candidates[i].url }, 'origin failed, trying next candidate');
+      }
+    }
+  }
+
+  private upstreamHeaders(ctx: RequestContext): Record<string, string> {
+    return upstreamRequestHeaders(ctx.req.rawHeaders, {
+      clientIp: ctx.req.socket.remoteAddress ?? '',
+      proto: this.scheme,
+      host: ctx.host,
+      trustForwarded: this.config.proxy.trustForwarded,
+      via: this.via,
+      originHost: ctx.site.config.originHost,
+    });
+  }
+
+  private observeUpstream(ctx: RequestContext, status: number, ms: number): void {
+    ctx.upstreamMs = ms;
+    this.metrics.upstreamSeconds.observe({ status_class: `${Math.floor(status / 100)}xx` }, ms / 1000);
+  }
+
+  /** Runs an async phase; its failure ends the request through respondError. */
+  private run(ctx: RequestContext, work: Promise<void>): void {
+    work.catch((err: unknown) => this.respondError(ctx, StrataError.from(err)));
+  }
+
+  /** The one place a failure becomes a status: short text body with the request id. */
+  private respondError(ctx: RequestContext, err: StrataError): void {
+    const { res } = ctx;
+    if (err.source !== 'downstream')
+      this.log.warn({ code: err.code, reqId: ctx.id, key: ctx.key, err: err.message }, 'request failed');
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const body = `${err.status} ${err.message}\nrequest id: ${ctx.id}\n`;
+    res.writeHead(err.status === 499 ? 400 : err.status, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      'cache-status': cacheStatus(this.nodeId, {
+        ...ctx.outcome,
+        detail: undefined,
+        fwd: ctx.outcome.fwd ?? 'bypass',
+      }),
+      'x-request-id': ctx.id,
+      via: this.via,
+    });
+    res.end(ctx.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Runs when the response is done or the client went away: metrics and the access log. */
+  private finish(ctx: RequestContext): void {
+    const status = ctx.res.statusCode;
+    const label = outcomeLabel(ctx.outcome);
+    this.metrics.requests.inc({ outcome: label, status });
+    this.metrics.responseBytes.inc({ outcome: label }, ctx.bytes);
+    if (this.config.log.access) {
+      this.log.info(
+        {
+          reqId: ctx.id,
+          method: ctx.method,
+          host: ctx.host,
+          path: ctx.target,
+          status,
+          cache: label,
+          bytes: ctx.bytes,
+          ms: this.clock() - ctx.startMs,
+          upstreamMs: ctx.upstreamMs,
+          aborted: !ctx.res.writableFinished || undefined,
+        },
+        'request',
+      );
+    }
+  }
+}

@@ -1,0 +1,132 @@
+// Upstream requests through undici pools (keep-alive, connect/header/body timeouts).
+// undici errors are converted to StrataError here and nowhere else.
+
+import { Pool, errors as undiciErrors } from 'undici';
+import type { Readable } from 'node:stream';
+import { StrataError, type ErrorCode } from '../errors.js';
+
+export interface UpstreamOptions {
+  connectTimeout: number;
+  headersTimeout: number;
+  bodyTimeout: number;
+  keepAliveTimeout: number;
+  connections: number;
+}
+
+export interface UpstreamRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Readable | null;
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** Which origin answered. */
+  origin: string;
+}
+
+/** One origin server with its connection pool and passive health. */
+export class Origin {
+  readonly pool: Pool;
+  /** Until this time (ms) the origin is skipped unless no other candidate is left. */
+  downUntilMs = 0;
+
+  constructor(
+    readonly url: string,
+    options: UpstreamOptions,
+  ) {
+    this.pool = new Pool(url, {
+      connections: options.connections,
+      connect: { timeout: options.connectTimeout },
+      headersTimeout: options.headersTimeout,
+      bodyTimeout: options.bodyTimeout,
+      keepAliveTimeout: options.keepAliveTimeout,
+      keepAliveMaxTimeout: Math.max(options.keepAliveTimeout, 1000),
+      pipelining: 1,
+    });
+  }
+
+  /** Sends one request; throws StrataError with the upstream cause. */
+  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    try {
+      const res = await this.pool.request({
+        method: req.method as 'GET',
+        path: req.path,
+        headers: req.headers,
+        body: req.body ?? null,
+        signal: req.signal,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body, origin: this.url };
+    } catch (err) {
+      throw upstreamError(err, this.url);
+    }
+  }
+}
+
+const downForMs = 2_000;
+
+/** The origins of one site, offered in preference order: "if the first cannot be used, continue". */
+export class OriginSet {
+  private next = 0;
+
+  constructor(readonly origins: readonly Origin[]) {}
+
+  /** Healthy origins first (rotating for balance), then the ones marked down. */
+  candidates(nowMs: number): Origin[] {
+    const n = this.origins.length;
+    const start = this.next++ % n;
+    const healthy: Origin[] = [];
+    const down: Origin[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = this.origins[(start + i) % n];
+      (o.downUntilMs > nowMs ? down : healthy).push(o);
+    }
+    return healthy.concat(down);
+  }
+
+  markDown(origin: Origin, nowMs: number): void {
+    origin.downUntilMs = nowMs + downForMs;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.origins.map((o) => o.pool.close()));
+  }
+}
+
+const networkCodes: Record<string, ErrorCode> = {
+  ECONNREFUSED: 'UPSTREAM_CONNECT_FAILED',
+  ENOTFOUND: 'UPSTREAM_CONNECT_FAILED',
+  EHOSTUNREACH: 'UPSTREAM_CONNECT_FAILED',
+  ENETUNREACH: 'UPSTREAM_CONNECT_FAILED',
+  EAI_AGAIN: 'UPSTREAM_CONNECT_FAILED',
+  ECONNRESET: 'UPSTREAM_RESET',
+  EPIPE: 'UPSTREAM_RESET',
+};
+
+/** Maps an undici or socket error to the catalog. */
+export function upstreamError(err: unknown, origin: string): StrataError {
+  if (err instanceof StrataError) return err;
+  const context = { origin };
+  if (err instanceof undiciErrors.ConnectTimeoutError)
+    return StrataError.because('UPSTREAM_CONNECT_TIMEOUT', err, context);
+  if (err instanceof undiciErrors.HeadersTimeoutError)
+    return StrataError.because('UPSTREAM_HEADERS_TIMEOUT', err, context);
+  if (err instanceof undiciErrors.BodyTimeoutError)
+    return StrataError.because('UPSTREAM_BODY_TIMEOUT', err, context);
+  if (err instanceof undiciErrors.RequestAbortedError)
+    return StrataError.because('CLIENT_ABORTED', err, context);
+  if (err instanceof undiciErrors.SocketError) return StrataError.because('UPSTREAM_RESET', err, context);
+  if (
+    err instanceof undiciErrors.HTTPParserError ||
+    err instanceof undiciErrors.ResponseContentLengthMismatchError ||
+    err instanceof undiciErrors.InvalidArgumentError
+  )
+    return StrataError.because('UPSTREAM_PROTOCOL', err, context);
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const mapped = code ? networkCodes[code] : undefined;
+  return StrataError.because(mapped ?? 'UPSTREAM_RESET', err, context);
+}

@@ -1,0 +1,85 @@
+// Starts a real edge node on ephemeral ports in front of a test origin, with a manual clock.
+
+import type { TestContext } from 'node:test';
+import { request } from 'undici';
+import { pino } from 'pino';
+import { validateConfig, type StrataConfig } from '../../shared/config/config.js';
+import { EdgeNode } from '../../edge/edge-node.js';
+
+export class ManualClock {
+  constructor(public nowMs = Date.now()) {}
+  now = (): number => this.nowMs;
+  advance(seconds: number): void {
+    this.nowMs += seconds * 1000;
+  }
+}
+
+export interface TestEdge {
+  node: EdgeNode;
+  url: string;
+  adminUrl: string;
+  clock: ManualClock;
+  get(path: string, headers?: Record<string, string>, method?: string): Promise<TestResponse>;
+  metrics(): Promise<string>;
+}
+
+export interface TestResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  /** Shortcut for the Cache-Status header. */
+  cacheStatus: string;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
+
+/** Config overrides use the YAML shape (sizes and durations as strings are fine). */
+export async function startEdge(
+  t: TestContext,
+  originUrl: string | string[],
+  overrides: Record<string, unknown> & DeepPartial<StrataConfig> = {},
+): Promise<TestEdge> {
+  const { sites, ...rest } = overrides as { sites?: unknown[] };
+  const input = {
+    node: { id: 'edge-test' },
+    listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
+    sites: sites ?? [{ hosts: ['*'], origins: Array.isArray(originUrl) ? originUrl : [originUrl] }],
+    log: { level: 'silent', access: false },
+    ...rest,
+  };
+  const { config, problems } = validateConfig(input);
+  if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
+  const clock = new ManualClock();
+  const node = new EdgeNode(config, { log: pino({ level: 'silent' }), clock: clock.now });
+  await node.start();
+  t.after(() => node.stop(1000));
+  const url = `http://127.0.0.1:${node.http.port}`;
+  const adminUrl = `http://127.0.0.1:${node.admin.port}`;
+  return {
+    node,
+    url,
+    adminUrl,
+    clock,
+    async get(path, headers = {}, method = 'GET') {
+      const res = await request(url + path, { method: method as 'GET', headers });
+      const body = await res.body.text();
+      const headersOut = res.headers as Record<string, string | string[] | undefined>;
+      return {
+        status: res.statusCode,
+        headers: headersOut,
+        body,
+        cacheStatus: String(headersOut['cache-status'] ?? ''),
+      };
+    },
+    async metrics() {
+      const res = await request(`${adminUrl}/metrics`);
+      return res.body.text();
+    },
+  };
+}
+
+/** Reads one sample from Prometheus text, e.g. metric(text, 'strata_requests_total{outcome="hit",status="200"}'). */
+export function metric(text: string, sample: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(sample + ' '));
+  return line ? Number(line.slice(sample.length + 1)) : 0;
+}
