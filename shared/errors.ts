@@ -94,6 +94,12 @@ export const catalog = {
     message: 'no origin is available for this site',
   },
   STORE_FAILED: { source: 'internal', status: 500, retry: false, message: 'cache store failure' },
+  STORE_CORRUPT: {
+    source: 'internal',
+    status: 500,
+    retry: false,
+    message: 'stored object failed its checksum',
+  },
   INTERNAL: { source: 'internal', status: 500, retry: false, message: 'internal error' },
 } as const satisfies Record<string, CatalogEntry>;
 

@@ -11,7 +11,7 @@ import {
 } from './policy.js';
 import { connectionTokens, firstValue, hopByHop, type HeaderMap } from '../http/headers.js';
 import { variantKey } from './vary.js';
-import type { CachedObject, ObjectMeta } from './store.js';
+import { bufferBody, type CachedObject, type ObjectMeta } from './store.js';
 
 /** Fields not stored with an object: hop-by-hop, and per-response ones recomputed on delivery. */
 const notStored: ReadonlySet<string> = new Set([...hopByHop, 'age', 'cache-status']);
@@ -108,7 +108,7 @@ export function surrogateKeys(headers: HeaderMap): string[] {
 export function completeObject(meta: ObjectMeta, body: Buffer): CachedObject {
   const headers = meta.headers.filter(([name]) => name !== 'content-length');
   if (meta.status !== 204) headers.push(['content-length', String(body.length)]);
-  return { meta: { ...meta, headers, size: body.length }, body };
+  return { meta: { ...meta, headers, size: body.length }, body: bufferBody(body) };
 }
 
 /**

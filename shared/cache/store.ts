@@ -35,10 +35,35 @@ export interface ObjectMeta {
   size: number;
 }
 
+/**
+ * A stored body. The memory tier holds it whole (`buffer`); the disk tier reads it in chunks,
+ * so a large object or a Range streams without being loaded whole.
+ */
+export interface StoredBody {
+  readonly size: number;
+  /** The whole body when it is in memory; undefined when it must be read. */
+  readonly buffer: Buffer | undefined;
+  /**
+   * Reads bytes start..end (inclusive; default the whole body). A read that finds the data
+   * damaged (checksum) throws StrataError STORE_CORRUPT and the store drops the object.
+   */
+  read(start?: number, end?: number): AsyncIterable<Buffer>;
+}
+
 export interface CachedObject {
   meta: ObjectMeta;
-  /** The whole body. Tiers that stream from disk may read it lazily; the memory tier holds it. */
-  body: Buffer;
+  body: StoredBody;
+}
+
+/** A body held in memory. */
+export function bufferBody(buffer: Buffer): StoredBody {
+  return {
+    size: buffer.length,
+    buffer,
+    async *read(start = 0, end = buffer.length - 1) {
+      if (end >= start) yield buffer.subarray(start, end + 1);
+    },
+  };
 }
 
 /** What to purge. Hard purges delete; soft purges mark objects stale (`invalidated`). */
@@ -73,7 +98,7 @@ export interface CacheStore {
 
 /** Size accounted for an object: body plus a fair estimate of the metadata. */
 export function objectBytes(object: CachedObject): number {
-  let bytes = object.body.length + 256 + object.meta.key.length + object.meta.variant.length;
+  let bytes = object.body.size + 256 + object.meta.key.length + object.meta.variant.length;
   for (const [name, value] of object.meta.headers) {
     bytes +=
       name.length + (Array.isArray(value) ? value.join('').length + value.length * 8 : value.length) + 8;

@@ -2,12 +2,12 @@
 // answering conditional (304), range (206/416) and HEAD requests from what is stored.
 
 import type { ServerResponse } from 'node:http';
-import type { CachedObject, ObjectMeta } from '../cache/store.js';
+import type { CachedObject, ObjectMeta, StoredBody } from '../cache/store.js';
 import { cacheStatus, type CacheOutcome } from '../cache/outcome.js';
 import { notModified, rangeOf } from './conditional.js';
 import type { RequestContext } from './context.js';
 import type { FillConsumer } from '../cache/fill.js';
-import type { StrataError } from '../errors.js';
+import { StrataError } from '../errors.js';
 import { surrogateOnly } from './headers.js';
 
 /** Fields never sent with a 304 (RFC 9110 §15.4.5: it has no content). */
@@ -66,36 +66,55 @@ export class Deliverer {
       return;
     }
     const body = object.body;
+    const size = body.size;
     if (req.headers.range !== undefined && meta.status === 200) {
-      const range = rangeOf(req.headers, body.length, meta.etag, meta.lastModified);
+      const range = rangeOf(req.headers, size, meta.etag, meta.lastModified);
       if (range.kind === 'unsatisfiable') {
         const headers = withoutFields(wire, notModifiedOmits);
-        headers.push('content-range', `bytes */${body.length}`, 'content-length', '0');
+        headers.push('content-range', `bytes */${size}`, 'content-length', '0');
         res.writeHead(416, headers);
         res.end();
         return;
       }
       if (range.kind === 'partial') {
         const headers = withoutFields(wire, notModifiedOmits);
-        const part = body.subarray(range.start, range.end + 1);
-        headers.push('content-range', `bytes ${range.start}-${range.end}/${body.length}`);
-        headers.push('content-length', String(part.length));
+        headers.push('content-range', `bytes ${range.start}-${range.end}/${size}`);
+        headers.push('content-length', String(range.end - range.start + 1));
         res.writeHead(206, headers);
-        this.end(ctx, part);
+        this.body(ctx, body, range.start, range.end);
         return;
       }
     }
     res.writeHead(meta.status, wire);
-    this.end(ctx, body);
+    this.body(ctx, body, 0, size - 1);
   }
 
-  private end(ctx: RequestContext, body: Buffer): void {
-    if (ctx.method === 'HEAD') {
-      ctx.res.end();
+  /** Sends body bytes start..end: one write from memory, or a stream with backpressure from disk. */
+  private body(ctx: RequestContext, body: StoredBody, start: number, end: number): void {
+    const res = ctx.res;
+    if (ctx.method === 'HEAD' || end < start) {
+      res.end();
       return;
     }
-    ctx.bytes = body.length;
-    ctx.res.end(body);
+    if (body.buffer) {
+      const part =
+        start === 0 && end === body.buffer.length - 1 ? body.buffer : body.buffer.subarray(start, end + 1);
+      ctx.bytes = part.length;
+      res.end(part);
+      return;
+    }
+    const consumer = clientConsumer(ctx);
+    void (async () => {
+      try {
+        for await (const chunk of body.read(start, end)) {
+          if (res.destroyed) return;
+          if (!consumer.write(chunk)) await consumer.drained();
+        }
+        consumer.end();
+      } catch (err) {
+        consumer.fail(StrataError.from(err));
+      }
+    })();
   }
 
   /**
