@@ -3,7 +3,7 @@
 import type { TestContext } from 'node:test';
 import { request } from 'undici';
 import { pino } from 'pino';
-import { validateConfig, type StrataConfig } from '../../shared/config/config.js';
+import { validateConfig } from '../../shared/config/config.js';
 import { EdgeNode } from '../../edge/edge-node.js';
 
 export class ManualClock {
@@ -31,13 +31,11 @@ export interface TestResponse {
   cacheStatus: string;
 }
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> | T[K] : T[K] };
-
 /** Config overrides use the YAML shape (sizes and durations as strings are fine). */
 export async function startEdge(
   t: TestContext,
   originUrl: string | string[],
-  overrides: Record<string, unknown> & DeepPartial<StrataConfig> = {},
+  overrides: Record<string, unknown> = {},
 ): Promise<TestEdge> {
   const { sites, ...rest } = overrides as { sites?: unknown[] };
   const input = {

@@ -1,0 +1,123 @@
+// Request collapsing, hit-for-pass and streaming of misses while they are stored.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'undici';
+import { startOrigin } from '../helpers/origin.js';
+import { metric, startEdge } from '../helpers/edge.js';
+import { gate, until } from '../helpers/wait.js';
+
+async function collapsedCount(edge: Awaited<ReturnType<typeof startEdge>>): Promise<number> {
+  return metric(await edge.metrics(), 'strata_collapsed_requests_total');
+}
+
+test('concurrent misses for one object make one upstream request and all get the body', async (t) => {
+  const release = gate();
+  const origin = await startOrigin(t, (_req, res) => {
+    void release.promise.then(() => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '4' });
+      res.end('once');
+    });
+  });
+  const edge = await startEdge(t, origin.url);
+  const first = edge.get('/c');
+  await until(() => origin.requests.length === 1);
+  const others = Array.from({ length: 9 }, () => edge.get('/c'));
+  await until(async () => (await collapsedCount(edge)) === 9);
+  release.open();
+  const all = await Promise.all([first, ...others]);
+  assert.equal(origin.requests.length, 1);
+  for (const r of all) assert.equal(r.body, 'once');
+  assert.equal(all.filter((r) => /collapsed/.test(r.cacheStatus)).length, 9);
+  assert.match(all[0].cacheStatus, /fwd=uri-miss; fwd-status=200; stored$/);
+});
+
+test('waiters on an uncacheable response go upstream themselves, then the URL is hit-for-pass', async (t) => {
+  const release = gate();
+  const origin = await startOrigin(t, (_req, res, n) => {
+    void release.promise.then(() => {
+      res.writeHead(200, { 'cache-control': 'private', 'content-length': String(String(n).length) });
+      res.end(String(n));
+    });
+  });
+  const edge = await startEdge(t, origin.url);
+  const first = edge.get('/p');
+  await until(() => origin.requests.length === 1);
+  const waiters = [edge.get('/p'), edge.get('/p')];
+  await until(async () => (await collapsedCount(edge)) === 2);
+  release.open();
+  const bodies = (await Promise.all([first, ...waiters])).map((r) => r.body).sort();
+  assert.deepEqual(bodies, ['1', '2', '3']);
+  // now known uncacheable: concurrent requests no longer wait on each other
+  const [a, b] = await Promise.all([edge.get('/p'), edge.get('/p')]);
+  assert.match(a.cacheStatus, /fwd=bypass; fwd-status=200; detail=hit-for-pass/);
+  assert.match(b.cacheStatus, /detail=hit-for-pass/);
+  assert.equal(await collapsedCount(edge), 2);
+});
+
+test('a miss streams to the client as bytes arrive, and a late waiter gets the whole body', async (t) => {
+  const release = gate();
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '10' });
+    res.write('first');
+    void release.promise.then(() => res.end('-last'));
+  });
+  const edge = await startEdge(t, origin.url);
+  const res = await request(`${edge.url}/s`);
+  const reader = res.body[Symbol.asyncIterator]();
+  const firstChunk = await reader.next();
+  assert.equal(String(firstChunk.value), 'first');
+  // a second client joins mid-stream: it is replayed what arrived, then follows live
+  const late = edge.get('/s');
+  await until(async () => (await collapsedCount(edge)) === 1);
+  release.open();
+  let rest = '';
+  for (let r = await reader.next(); !r.done; r = await reader.next()) rest += String(r.value);
+  assert.equal(rest, '-last');
+  assert.equal((await late).body, 'first-last');
+  assert.match((await edge.get('/s')).cacheStatus, /hit/);
+  assert.equal(origin.requests.length, 1);
+});
+
+test('an object larger than maxObjectBytes passes through uncached (with and without Content-Length)', async (t) => {
+  const big = 'x'.repeat(5000);
+  const origin = await startOrigin(t, (req, res) => {
+    const headers: Record<string, string> = { 'cache-control': 'max-age=60' };
+    if (req.url === '/with-length') headers['content-length'] = String(big.length);
+    res.writeHead(200, headers);
+    res.write(big.slice(0, 2500));
+    res.end(big.slice(2500));
+  });
+  const edge = await startEdge(t, origin.url, {
+    cache: { memory: { maxBytes: '1MiB', maxObjectBytes: 4096 } },
+  });
+  for (const path of ['/with-length', '/chunked']) {
+    const first = await edge.get(path);
+    assert.equal(first.body, big);
+    const second = await edge.get(path);
+    assert.equal(second.body, big);
+    assert.doesNotMatch(second.cacheStatus, /; hit/);
+  }
+  assert.equal(origin.requests.length, 4);
+  const m = await edge.metrics();
+  assert.equal(metric(m, 'strata_cache_not_stored_total{reason="too-large"}'), 4);
+});
+
+test('an upstream body that breaks off is never stored and the client sees a cut connection', async (t) => {
+  const origin = await startOrigin(t, (_req, res, n) => {
+    if (n === 1) {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '100' });
+      res.write('partial');
+      setImmediate(() => res.socket?.destroy());
+    } else {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '4' });
+      res.end('full');
+    }
+  });
+  const edge = await startEdge(t, origin.url);
+  await assert.rejects(edge.get('/a'));
+  const second = await edge.get('/a');
+  assert.equal(second.body, 'full');
+  assert.match(second.cacheStatus, /fwd=uri-miss/);
+  assert.equal(origin.requests.length, 2);
+});

@@ -1,0 +1,156 @@
+// Serving stale: stale-while-revalidate and stale-if-error (RFC 5861), must-revalidate,
+// and client request directives (RFC 9111 §5.2.1).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { ok, startOrigin } from '../helpers/origin.js';
+import { startEdge } from '../helpers/edge.js';
+
+test('stale-while-revalidate serves stale and revalidates once in the background', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10, stale-while-revalidate=60' }, 'v1'));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/s');
+  edge.clock.advance(20);
+  origin.handle(ok({ 'cache-control': 'max-age=10, stale-while-revalidate=60' }, 'v2'));
+  const [a, b] = await Promise.all([edge.get('/s'), edge.get('/s')]);
+  assert.equal(a.body, 'v1');
+  assert.equal(b.body, 'v1');
+  assert.match(a.cacheStatus, /hit; ttl=-10; detail=stale-while-revalidate/);
+  // the background fill lands; the next request sees the new body as a fresh hit
+  while (origin.requests.length < 2 || edge.node.pipeline.fills.size > 0)
+    await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 20));
+  const after = await edge.get('/s');
+  assert.equal(after.body, 'v2');
+  assert.match(after.cacheStatus, /hit/);
+  assert.equal(origin.requests.length, 2);
+});
+
+test('past the stale-while-revalidate window the request waits for the origin', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10, stale-while-revalidate=5' }));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/w');
+  edge.clock.advance(16);
+  assert.match((await edge.get('/w')).cacheStatus, /fwd=stale/);
+});
+
+test('stale-if-error serves stale when the origin answers 5xx or is unreachable', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10, stale-if-error=60' }, 'good'));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/e');
+  edge.clock.advance(20);
+  origin.handle((_req, res) => {
+    res.writeHead(503);
+    res.end('down');
+  });
+  const on5xx = await edge.get('/e');
+  assert.equal(on5xx.status, 200);
+  assert.equal(on5xx.body, 'good');
+  assert.match(on5xx.cacheStatus, /hit; fwd-status=503; ttl=-10; detail=stale-if-error/);
+  await origin.close();
+  const unreachable = await edge.get('/e');
+  assert.equal(unreachable.body, 'good');
+  assert.match(unreachable.cacheStatus, /detail=stale-if-error/);
+  edge.clock.advance(60);
+  const tooOld = await edge.get('/e');
+  assert.equal(tooOld.status, 502);
+});
+
+test('without stale-if-error an origin error is passed on, never stale content', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10' }, 'good'));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/n');
+  edge.clock.advance(20);
+  origin.handle((_req, res) => {
+    res.writeHead(500, { 'content-length': '4' });
+    res.end('oops');
+  });
+  const res = await edge.get('/n');
+  assert.equal(res.status, 500);
+  assert.equal(res.body, 'oops');
+});
+
+test('a client stale-if-error request directive allows stale on error', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10' }, 'good'));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/c');
+  edge.clock.advance(20);
+  await origin.close();
+  const res = await edge.get('/c', { 'cache-control': 'stale-if-error=60' });
+  assert.equal(res.body, 'good');
+});
+
+test('must-revalidate forbids stale: max-stale and stale-if-error are ignored', async (t) => {
+  const origin = await startOrigin(
+    t,
+    ok({ 'cache-control': 'max-age=10, must-revalidate, stale-if-error=60' }),
+  );
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/m');
+  edge.clock.advance(20);
+  await origin.close();
+  assert.equal((await edge.get('/m', { 'cache-control': 'max-stale' })).status, 502);
+});
+
+test('must-revalidate does not force revalidation of a fresh response', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60, must-revalidate' }));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/f');
+  assert.match((await edge.get('/f')).cacheStatus, /hit/);
+});
+
+test('client max-stale accepts a stale response without going upstream', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10' }));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/ms');
+  edge.clock.advance(15);
+  assert.match((await edge.get('/ms', { 'cache-control': 'max-stale=10' })).cacheStatus, /hit; ttl=-5/);
+  assert.match(
+    (await edge.get('/ms', { 'cache-control': 'max-stale=2' })).cacheStatus,
+    /fwd=request|fwd=stale/,
+  );
+});
+
+test('client no-cache, max-age=0 and Pragma: no-cache go upstream; min-fresh too', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60' }));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/r');
+  edge.clock.advance(5);
+  assert.match((await edge.get('/r', { 'cache-control': 'no-cache' })).cacheStatus, /fwd=request/);
+  assert.match((await edge.get('/r', { 'cache-control': 'max-age=0' })).cacheStatus, /fwd=request/);
+  assert.match((await edge.get('/r', { pragma: 'no-cache' })).cacheStatus, /fwd=request/);
+  edge.clock.advance(1);
+  assert.match((await edge.get('/r', { 'cache-control': 'min-fresh=100' })).cacheStatus, /fwd=request/);
+  assert.match((await edge.get('/r', { 'cache-control': 'max-age=30' })).cacheStatus, /hit/);
+  assert.equal(origin.requests.length, 5);
+});
+
+test('a site may ignore client no-cache, as CDNs commonly do', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60' }));
+  const edge = await startEdge(t, origin.url, {
+    sites: [{ hosts: ['*'], origins: [origin.url], ignoreClientNoCache: true }],
+  });
+  await edge.get('/i');
+  assert.match((await edge.get('/i', { 'cache-control': 'no-cache' })).cacheStatus, /hit/);
+  assert.match((await edge.get('/i', { pragma: 'no-cache' })).cacheStatus, /hit/);
+  assert.equal(origin.requests.length, 1);
+});
+
+test('only-if-cached answers 504 when nothing usable is stored, and a hit otherwise', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60' }));
+  const edge = await startEdge(t, origin.url);
+  assert.equal((await edge.get('/o', { 'cache-control': 'only-if-cached' })).status, 504);
+  assert.equal(origin.requests.length, 0);
+  await edge.get('/o');
+  assert.equal((await edge.get('/o', { 'cache-control': 'only-if-cached' })).status, 200);
+});
+
+test('client no-store: the response is not stored', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60' }));
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/ns', { 'cache-control': 'no-store' });
+  await edge.get('/ns');
+  assert.equal(origin.requests.length, 2);
+  void once;
+});
