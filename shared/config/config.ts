@@ -9,6 +9,7 @@ import {
   deepFreeze,
   duration,
   int,
+  join,
   list,
   num,
   obj,
@@ -25,6 +26,7 @@ import {
 const hostPort = str({
   pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
   hint: 'host:port, e.g. 127.0.0.1:8080 or [::1]:8080',
+  valid: (v) => (Number(v.slice(v.lastIndexOf(':') + 1)) > 65535 ? 'the port must be 0 to 65535' : undefined),
 });
 const hostPattern = str({
   pattern: /^(\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?)$/,
@@ -32,8 +34,22 @@ const hostPattern = str({
 });
 const originUrl = str({
   pattern: /^https?:\/\/[^/?#\s]+\/?$/,
-  hint: 'an origin URL such as http://10.0.0.5:8080',
+  hint: 'an origin URL such as http://10.0.0.5:8080 (scheme, host and port only)',
+  valid: originProblem,
 });
+
+/** What is wrong with an origin URL that has the right shape, or undefined. */
+function originProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'not a URL (is the port 0 to 65535?)';
+  }
+  if (url.hostname === '') return 'the origin needs a host';
+  if (url.username || url.password) return 'credentials in an origin URL are not supported';
+  return undefined;
+}
 
 const site = obj({
   hosts: list(hostPattern, { min: 1 }),
@@ -57,7 +73,7 @@ const configSchema = obj({
     http: withDefault(hostPort, '127.0.0.1:8080'),
     admin: withDefault(hostPort, '127.0.0.1:9090'),
   }),
-  sites: list(site, { min: 1 }),
+  sites: list(site, { min: 1, what: 'sites, each with hosts and origins' }),
   cache: obj({
     memory: obj({
       maxBytes: withDefault(size(1024 * 1024), 256 * 1024 ** 2),
@@ -104,28 +120,41 @@ const configSchema = obj({
 export type StrataConfig = Infer<typeof configSchema>;
 export type SiteConfig = StrataConfig['sites'][number];
 
+/** Cross-field rules. Runs on a partial config when other problems were found (see refine). */
 const checkedConfig = refine(configSchema, (config, path, problems) => {
+  checkHostsUnique(config.sites, join(path, 'sites'), problems);
+  const mem = config.cache?.memory;
+  if (mem?.maxObjectBytes !== undefined && mem.maxBytes !== undefined && mem.maxObjectBytes > mem.maxBytes)
+    problems.push({
+      path: join(path, 'cache.memory.maxObjectBytes'),
+      message: `must not exceed cache.memory.maxBytes (${mem.maxObjectBytes} > ${mem.maxBytes})`,
+    });
+  const { http, admin } = config.listen ?? {};
+  if (http !== undefined && http === admin && !http.endsWith(':0'))
+    problems.push({ path: join(path, 'listen.admin'), message: `must differ from listen.http (${http})` });
+  return config;
+});
+
+/** A host (after lowercasing and dropping a trailing dot) may be served by one site only. */
+function checkHostsUnique(sites: SiteConfig[] | undefined, path: string, problems: Problem[]): void {
   const seen = new Map<string, number>();
-  config.sites.forEach((s, i) => {
-    for (const host of s.hosts) {
+  sites?.forEach((s, i) => {
+    s?.hosts?.forEach((host, j) => {
+      if (typeof host !== 'string') return;
       const h = host.toLowerCase().replace(/\.$/, '');
       const before = seen.get(h);
       if (before !== undefined)
         problems.push({
-          path: `sites[${i}].hosts`,
-          message: `host "${host}" is already served by sites[${before}]`,
+          path: `${path}[${i}].hosts[${j}]`,
+          message:
+            before === i
+              ? `host "${host}" is listed twice in this site`
+              : `host "${host}" is already served by sites[${before}]`,
         });
-      seen.set(h, i);
-    }
-  });
-  const mem = config.cache.memory;
-  if (mem.maxObjectBytes > mem.maxBytes)
-    problems.push({
-      path: `${path ? path + '.' : ''}cache.memory.maxObjectBytes`,
-      message: 'must not exceed cache.memory.maxBytes',
+      else seen.set(h, i);
     });
-  return config;
-});
+  });
+}
 
 /** Validates a parsed document; returns every problem rather than the first. */
 export function validateConfig(input: unknown): { config?: StrataConfig; problems: Problem[] } {
@@ -134,15 +163,21 @@ export function validateConfig(input: unknown): { config?: StrataConfig; problem
   return problems.length > 0 ? { problems } : { config: deepFreeze(config), problems };
 }
 
-/** Parses YAML text; syntax errors are problems with the line and column. */
+/**
+ * Parses YAML text; syntax errors are problems whose path is "(yaml line N)" and whose message
+ * is one line (the YAML library's message without its code excerpt) ending in the column.
+ */
 export function parseConfigText(text: string): { config?: StrataConfig; problems: Problem[] } {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     return {
-      problems: doc.errors.map((e) => ({
-        path: `(yaml line ${e.linePos?.[0].line ?? '?'})`,
-        message: e.message,
-      })),
+      problems: doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        return {
+          path: `(yaml line ${pos?.line ?? '?'})`,
+          message: `${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}${pos ? ` (column ${pos.col})` : ''}`,
+        };
+      }),
     };
   }
   return validateConfig(doc.toJS());

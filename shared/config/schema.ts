@@ -38,11 +38,20 @@ export function optional<T>(n: Node<T>): Node<T | undefined> {
   return { ...n, optional: true };
 }
 
-export const str = (opts: { pattern?: RegExp; hint?: string } = {}): Node<string> =>
+/**
+ * A non-empty string, optionally matching `pattern` and passing `valid` (which returns
+ * undefined when the value is fine, or what is wrong with it).
+ */
+export const str = (
+  opts: { pattern?: RegExp; hint?: string; valid?: (v: string) => string | undefined } = {},
+): Node<string> =>
   node(opts.hint ?? 'a string', (v, path, problems) => {
-    if (typeof v !== 'string' || v.length === 0) return fail(problems, path, `expected a non-empty string`);
+    if (typeof v !== 'string' || v.length === 0)
+      return fail(problems, path, `expected a non-empty string, got ${JSON.stringify(v)}`);
     if (opts.pattern && !opts.pattern.test(v))
       return fail(problems, path, `"${v}" is not valid: expected ${opts.hint ?? opts.pattern.source}`);
+    const wrong = opts.valid?.(v);
+    if (wrong !== undefined) return fail(problems, path, `"${v}" is not valid: ${wrong}`);
     return v;
   });
 
@@ -92,9 +101,10 @@ export const duration = (min = 0): Node<number> =>
     return ms;
   });
 
-export const list = <T>(item: Node<T>, opts: { min?: number } = {}): Node<T[]> =>
-  node(`a list of ${item.expects}`, (v, path, problems) => {
-    if (!Array.isArray(v)) return fail(problems, path, `expected a list of ${item.expects}`);
+/** A list of items; `what` names the items in messages (default: the item's description). */
+export const list = <T>(item: Node<T>, opts: { min?: number; what?: string } = {}): Node<T[]> =>
+  node(`a list of ${opts.what ?? item.expects}`, (v, path, problems) => {
+    if (!Array.isArray(v)) return fail(problems, path, `expected a list of ${opts.what ?? item.expects}`);
     if (opts.min !== undefined && v.length < opts.min)
       return fail(problems, path, `expected at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
     return v.map((x, i) => item.check(x, `${path}[${i}]`, problems));
@@ -112,7 +122,8 @@ export const obj = <S extends Shape>(shape: S): Node<ObjectOf<S>> => {
     const input = v as Record<string, unknown>;
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(input)) {
-      if (!(key in shape)) {
+      // Own keys only: "constructor" or "toString" are unknown keys, not Object.prototype's.
+      if (!Object.hasOwn(shape, key)) {
         const known = Object.keys(shape).join(', ');
         fail(problems, join(path, key), `unknown key (known keys here: ${known})`);
       }
@@ -137,21 +148,25 @@ export const obj = <S extends Shape>(shape: S): Node<ObjectOf<S>> => {
 const objectNodes = new WeakSet<object>();
 const isObjectNode = (n: Node<unknown>): boolean => objectNodes.has(n);
 
-/** A node whose result is checked further by a function that may report problems. */
+/**
+ * A node whose result is checked further by a function that may report problems. The function
+ * runs even when the node itself found problems, so that every problem is reported at once;
+ * it then sees a partial value (invalid parts are undefined) and must not trust its type.
+ */
 export function refine<T>(n: Node<T>, fn: (value: T, path: string, problems: Problem[]) => T): Node<T> {
   const refined: Node<T> = {
     ...n,
     check(v, path, problems) {
-      const before = problems.length;
       const value = n.check(v, path, problems);
-      return problems.length > before ? value : fn(value, path, problems);
+      return value === undefined ? value : fn(value, path, problems);
     },
   };
   if (objectNodes.has(n)) objectNodes.add(refined);
   return refined;
 }
 
-function join(path: string, key: string): string {
+/** The path of `key` inside the mapping at `path` ("" is the root). */
+export function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
