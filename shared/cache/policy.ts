@@ -58,8 +58,31 @@ export function cacheDirectives(headers: HeaderMap): { directives: Directives; t
   const cdn = parseTargetedField(headers['cdn-cache-control']);
   if (cdn) return { directives: cdn, targeted: true };
   const surrogate = headers['surrogate-control'];
-  if (surrogate !== undefined) return { directives: parseDirectives(surrogate), targeted: true };
+  if (surrogate !== undefined) return { directives: surrogateDirectives(surrogate), targeted: true };
   return { directives: parseDirectives(headers['cache-control']), targeted: false };
+}
+
+/** The device token Strata announces in Surrogate-Capability and answers to in Surrogate-Control. */
+export const surrogateDevice = 'strata';
+
+/**
+ * Edge Architecture 1.0: each Surrogate-Control directive may end in ";device" to target one
+ * surrogate; untargeted directives apply to all, targeted ones only to Strata's device token.
+ */
+function surrogateDirectives(value: string | string[]): Directives {
+  const mine: string[] = [];
+  for (const member of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const semi = member.lastIndexOf(';');
+    if (semi === -1) mine.push(member);
+    else if (
+      member
+        .slice(semi + 1)
+        .trim()
+        .toLowerCase() === surrogateDevice
+    )
+      mine.push(member.slice(0, semi));
+  }
+  return parseDirectives(mine.join(','));
 }
 
 /** Decides storability; returns the reason when the response must not be stored. */
@@ -151,10 +174,11 @@ export function freshness(
   // Date has one-second resolution, so the response time is compared at the same resolution.
   const apparentAge = Math.max(0, Math.floor(facts.responseTimeMs / 1000) - Math.floor(dateMs / 1000));
   const responseDelay = Math.max(0, (facts.responseTimeMs - facts.requestTimeMs) / 1000);
-  const correctedAge = ageValue(headers.age) + responseDelay;
+  const age = ageValue(headers.age);
+  const correctedAge = (age ?? 0) + responseDelay;
   return {
     initialAgeSec: Math.max(apparentAge, correctedAge),
-    lifetimeSec,
+    lifetimeSec: age === undefined ? 0 : lifetimeSec,
     staleWhileRevalidateSec: deltaSeconds(cc.get('stale-while-revalidate')) ?? 0,
     staleIfErrorSec: deltaSeconds(cc.get('stale-if-error')) ?? 0,
     // RFC 9111 §5.2.2.2/§5.2.2.8/§5.2.2.10: must-revalidate, proxy-revalidate and (in a shared
@@ -164,13 +188,15 @@ export function freshness(
 }
 
 /**
- * RFC 9111 §5.1: Age is a non-negative integer; with a list, use the first member; if the
- * value is invalid, ignore the field. Huge values saturate at 2^31.
+ * RFC 9111 §5.1: Age is a single non-negative integer (huge values saturate at 2^31).
+ * Returns 0 when absent and undefined when invalid: a list, several lines, a sign, a fraction
+ * or a parameter. Strata then treats the response as stale, as the cache-tests suite expects
+ * (the RFC allows using the first member; refusing the guess is the safer reading).
  */
-export function ageValue(value: string | string[] | undefined): number {
-  const first = Array.isArray(value) ? value[0] : value;
-  if (first === undefined) return 0;
-  return deltaSeconds(first.split(',')[0].trim()) ?? 0;
+export function ageValue(value: string | string[] | undefined): number | undefined {
+  if (value === undefined) return 0;
+  if (Array.isArray(value)) return undefined;
+  return deltaSeconds(value.trim());
 }
 
 /** RFC 9110 §5.6.7 HTTP-date (IMF-fixdate, and the obsolete forms Date.parse accepts). */

@@ -16,6 +16,7 @@ import {
   noRequestDirectives,
   requestDirectives,
   reuse,
+  surrogateDevice,
   usableOnError,
   type PolicyOptions,
 } from '../cache/policy.js';
@@ -46,6 +47,7 @@ export interface PipelineOptions {
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 /** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
+const surrogateCapability = `${surrogateDevice}="Surrogate/1.0"`;
 const fillStrips = [
   'if-none-match',
   'if-modified-since',
@@ -494,7 +496,7 @@ export class Pipeline {
   }
 
   private upstreamHeaders(ctx: RequestContext): Record<string, string> {
-    return upstreamRequestHeaders(ctx.req.rawHeaders, {
+    const headers = upstreamRequestHeaders(ctx.req.rawHeaders, {
       clientIp: ctx.req.socket.remoteAddress ?? '',
       proto: this.scheme,
       host: ctx.host,
@@ -502,6 +504,10 @@ export class Pipeline {
       via: this.via,
       originHost: ctx.site.config.originHost,
     });
+    // Edge Architecture 1.0: announce Strata as a surrogate so origins can target it.
+    const prior = headers['surrogate-capability'];
+    headers['surrogate-capability'] = prior ? `${prior}, ${surrogateCapability}` : surrogateCapability;
+    return headers;
   }
 
   private observeUpstream(ctx: RequestContext, status: number, ms: number): void {
