@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { loadConfig, parseConfigText } from '../shared/config/config.js';
+import type { Problem } from '../shared/config/schema.js';
 import { StrataError } from '../shared/errors.js';
 import { EdgeNode } from './edge-node.js';
 import { runDemo } from './demo.js';
@@ -46,13 +47,21 @@ Options:
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  if (command === undefined) {
+    console.error(usage.main);
+    return 2;
+  }
+  if (command === '-h' || command === '--help' || command === 'help') {
     console.log(usage.main);
-    return command === undefined ? 2 : 0;
+    return 0;
   }
   if (rest.includes('-h') || rest.includes('--help')) {
-    console.log(usage[command] ?? usage.main);
-    return usage[command] ? 0 : 2;
+    if (!Object.hasOwn(usage, command) || command === 'main') {
+      console.error(`strata: unknown command "${command}"\n\n${usage.main}`);
+      return 2;
+    }
+    console.log(usage[command]);
+    return 0;
   }
   switch (command) {
     case 'edge':
@@ -67,18 +76,53 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Exit codes: 0 after a graceful stop, 1 on an invalid config or a failed start, 2 on usage errors. */
 async function runEdge(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
-  if (!values.config) {
+  const values = parseOptions(args, { config: { type: 'string', short: 'c' } }, usage.edge);
+  if (!values) return 2;
+  if (typeof values.config !== 'string') {
     console.error(`strata edge: --config FILE is required\n\n${usage.edge}`);
     return 2;
   }
-  const config = await loadConfig(values.config);
+  let config;
+  try {
+    config = await loadConfig(values.config);
+  } catch (err) {
+    printConfigError(values.config, err);
+    return 1;
+  }
   const node = new EdgeNode(config);
   await node.start();
-  await untilSignal();
+  const signal = await untilSignal();
+  node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, 'edge stopping');
   await node.stop();
   return 0;
+}
+
+/** Prints a CONFIG_INVALID error as "FILE: key.path: message" lines, like config check. */
+function printConfigError(file: string, err: unknown): void {
+  const problems = err instanceof StrataError ? (err.context.problems as Problem[] | undefined) : undefined;
+  if (problems) for (const p of problems) console.error(`${file}: ${p.path}: ${p.message}`);
+  else {
+    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+    console.error(`${file}: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+
+/** Parses options strictly; on a usage error prints it with the command's help and returns undefined. */
+function parseOptions(
+  args: string[],
+  options: OptionSpec,
+  help: string,
+): Record<string, string | boolean | undefined> | undefined {
+  try {
+    return parseArgs({ args, options, strict: true }).values;
+  } catch (err) {
+    console.error(`strata: ${(err as Error).message}\n\n${help}`);
+    return undefined;
+  }
 }
 
 async function checkConfig(args: string[]): Promise<number> {
@@ -104,15 +148,12 @@ async function checkConfig(args: string[]): Promise<number> {
 }
 
 async function demo(args: string[]): Promise<number> {
-  const { values } = parseArgs({
+  const values = parseOptions(
     args,
-    options: {
-      port: { type: 'string' },
-      'admin-port': { type: 'string' },
-      'origin-port': { type: 'string' },
-    },
-    strict: true,
-  });
+    { port: { type: 'string' }, 'admin-port': { type: 'string' }, 'origin-port': { type: 'string' } },
+    usage.demo,
+  );
+  if (!values) return 2;
   const stop = await runDemo({
     port: Number(values.port ?? 8080),
     adminPort: Number(values['admin-port'] ?? 9090),
@@ -123,10 +164,19 @@ async function demo(args: string[]): Promise<number> {
   return 0;
 }
 
-function untilSignal(): Promise<void> {
+/**
+ * Resolves with the first SIGTERM or SIGINT. The handlers are removed then, so a second
+ * signal during the drain terminates the process at once (the usual "press Ctrl-C again").
+ */
+function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve());
-    process.once('SIGINT', () => resolve());
+    const on = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', on);
+      process.off('SIGINT', on);
+      resolve(signal);
+    };
+    process.on('SIGTERM', on);
+    process.on('SIGINT', on);
   });
 }
 

@@ -12,6 +12,9 @@ export class HttpListener implements Service {
   readonly name = 'http-listener';
   readonly server: Server;
   port = 0;
+  /** Responses not yet closed; during a drain each one closes its connection when done. */
+  private readonly inFlight = new Set<ServerResponse>();
+  private draining = false;
 
   constructor(
     private readonly address: string,
@@ -33,9 +36,15 @@ export class HttpListener implements Service {
         requireHostHeader: false,
         joinDuplicateHeaders: false,
       },
-      handler,
+      (req, res) => {
+        this.track(res);
+        handler(req, res);
+      },
     );
     this.server.maxConnections = s.maxConnections;
+    // Node drops fields past maxHeadersCount silently; one more than the limit is enough for
+    // the pipeline to see the request has too many and answer 431.
+    this.server.maxHeadersCount = s.maxHeaders + 1;
     this.server.on('clientError', (err, socket) => this.clientError(err, socket as Socket));
   }
 
@@ -60,13 +69,29 @@ export class HttpListener implements Service {
     this.log.debug({ code, reason: err.message }, 'rejected malformed request');
   }
 
+  /** Runs for every request before the pipeline sees it. */
+  private track(res: ServerResponse): void {
+    if (this.draining) res.shouldKeepAlive = false;
+    this.inFlight.add(res);
+    res.once('close', () => {
+      this.inFlight.delete(res);
+      // The connection is idle now; while draining it must not wait for its keep-alive timeout.
+      if (this.draining) this.server.closeIdleConnections();
+    });
+  }
+
   async start(): Promise<void> {
     this.port = await listen(this.server, this.address);
   }
 
-  /** Stops accepting, lets in-flight requests finish until the deadline, then cuts the rest. */
+  /**
+   * Stops accepting, lets in-flight requests finish until the deadline, then cuts the rest.
+   * Responses not started yet say Connection: close; keep-alive connections close once idle.
+   */
   async stop(deadlineMs: number): Promise<void> {
     if (!this.server.listening) return;
+    this.draining = true;
+    for (const res of this.inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadlineMs - Date.now()));

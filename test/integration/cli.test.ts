@@ -1,0 +1,173 @@
+// The strata command as operators run it: a real child process, real config files, real signals.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { request } from 'undici';
+import { runCli } from '../helpers/cli.js';
+import { ok, startOrigin } from '../helpers/origin.js';
+
+async function configFile(t: TestContext, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'edge.yaml');
+  await writeFile(file, text);
+  return file;
+}
+
+const validConfig = (originUrl: string, extra = '') => `
+node: { id: edge-cli }
+listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
+sites:
+  - hosts: ["*"]
+    origins: ["${originUrl}"]
+cache:
+  memory: { maxBytes: 16MiB, maxObjectBytes: 1MiB }
+${extra}`;
+
+test('config check exits 0 on a valid file', async (t) => {
+  const file = await configFile(t, validConfig('http://127.0.0.1:3000'));
+  const run = runCli(t, ['config', 'check', file]);
+  assert.equal(await run.exited, 0);
+  assert.match(run.stdout(), /ok/);
+  assert.equal(run.stderr(), '');
+});
+
+test('config check exits 1 and prints every problem as FILE: key.path: message', async (t) => {
+  const file = await configFile(
+    t,
+    `
+listen: { http: "nowhere" }
+sites:
+  - hosts: ["a.test", "bad host"]
+    origins: ["ftp://x"]
+  - hosts: ["A.test"]
+    origins: ["http://127.0.0.1:1"]
+cache:
+  memory: { maxBytes: 1MiB, maxObjectBytes: 2MiB, colour: red }
+`,
+  );
+  const run = runCli(t, ['config', 'check', file]);
+  assert.equal(await run.exited, 1);
+  const lines = run.stderr().trim().split('\n');
+  const expected = [
+    'listen.http',
+    'sites[0].hosts[1]',
+    'sites[0].origins[0]',
+    'cache.memory.colour',
+    'sites[1].hosts[0]',
+    'cache.memory.maxObjectBytes',
+  ];
+  for (const path of expected)
+    assert.ok(
+      lines.some((l) => l.startsWith(`${file}: ${path}: `)),
+      `no line for ${path} in:\n${run.stderr()}`,
+    );
+  assert.equal(lines.length, expected.length);
+});
+
+test('config check reports YAML syntax errors with their line', async (t) => {
+  const file = await configFile(t, 'sites:\n  - hosts: ["a.test"\n    origins: []\n');
+  const run = runCli(t, ['config', 'check', file]);
+  assert.equal(await run.exited, 1);
+  assert.match(
+    run.stderr(),
+    new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: \\(yaml line \\d+\\): `),
+  );
+});
+
+test('config check on a missing file exits 1 naming the file', async (t) => {
+  const run = runCli(t, ['config', 'check', '/nonexistent/strata.yaml']);
+  assert.equal(await run.exited, 1);
+  assert.match(run.stderr(), /^\/nonexistent\/strata\.yaml: .*ENOENT/);
+});
+
+test('--help on every command prints its help and exits 0', { concurrency: true }, async (t) => {
+  const cases = [
+    ['--help'],
+    ['-h'],
+    ['help'],
+    ['edge', '--help'],
+    ['config', '--help'],
+    ['config', 'check', '--help'],
+    ['demo', '-h'],
+  ];
+  await Promise.all(
+    cases.map((args) =>
+      t.test(`strata ${args.join(' ')}`, async (t) => {
+        const run = runCli(t, args);
+        assert.equal(await run.exited, 0);
+        assert.match(run.stdout(), /^Usage: strata/);
+      }),
+    ),
+  );
+});
+
+test(
+  'an unknown command, a missing command or a bad option exits 2 with usage on stderr',
+  { concurrency: true },
+  async (t) => {
+    const cases = [['fly'], ['fly', '--help'], [], ['edge'], ['edge', '--port', '1'], ['config', 'lint']];
+    await Promise.all(
+      cases.map((args) =>
+        t.test(`strata ${args.join(' ')}`, async (t) => {
+          const run = runCli(t, args);
+          assert.equal(await run.exited, 2);
+          assert.match(run.stderr(), /Usage: strata/);
+          assert.equal(run.stdout(), '');
+        }),
+      ),
+    );
+  },
+);
+
+test('edge with an invalid config exits 1 and names the key path on stderr', async (t) => {
+  const file = await configFile(t, validConfig('http://127.0.0.1:1', 'server: { maxHeaders: lots }\n'));
+  const run = runCli(t, ['edge', '--config', file]);
+  assert.equal(await run.exited, 1);
+  assert.match(run.stderr(), new RegExp(`: server\\.maxHeaders: expected an integer`));
+  assert.doesNotMatch(run.stdout(), /edge started/);
+});
+
+test('edge serves requests, then on SIGTERM drains an in-flight request and exits 0', async (t) => {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let slowArrived!: () => void;
+  const arrived = new Promise<void>((resolve) => (slowArrived = resolve));
+  const origin = await startOrigin(t, (req, res, n) => {
+    if (req.url !== '/slow') return ok({ 'cache-control': 'max-age=60' })(req, res, n, '');
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '10' });
+    res.write('first');
+    slowArrived();
+    void released.then(() => res.end('-last'));
+  });
+  const file = await configFile(t, validConfig(origin.url, 'shutdown: { drainTimeout: 20s }\n'));
+  const run = runCli(t, ['edge', '--config', file]);
+  const started = await run.logLine('edge started');
+  const base = `http://127.0.0.1:${String(started.httpPort)}`;
+  const admin = `http://127.0.0.1:${String(started.adminPort)}`;
+
+  const first = await request(`${base}/a`);
+  assert.equal(first.statusCode, 200);
+  assert.equal(await first.body.text(), 'body 1 for /a');
+  assert.match(String(first.headers['cache-status']), /^edge-cli; fwd=uri-miss; fwd-status=200; stored/);
+  assert.equal((await request(`${admin}/readyz`)).statusCode, 200);
+
+  const slow = await request(`${base}/slow`);
+  assert.equal(slow.statusCode, 200);
+  await arrived;
+  run.child.kill('SIGTERM');
+  const stopping = await run.logLine('edge stopping');
+  assert.equal(stopping.signal, 'SIGTERM');
+  // Stopped accepting: a new connection is refused while the slow request is still in flight.
+  await assert.rejects(request(`${base}/a`, { reset: true }), /ECONNREFUSED/);
+  release();
+  assert.equal(await slow.body.text(), 'first-last');
+  assert.equal(await run.exited, 0);
+  await run.logLine('edge stopped');
+  assert.equal(origin.requests.length, 2);
+  assert.equal(run.stderr(), '');
+});
