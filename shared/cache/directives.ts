@@ -3,6 +3,11 @@
 
 export type Directives = Map<string, string | true>;
 
+/** A list member: anything up to a comma that is not inside a quoted string. */
+const memberPattern = /(?:[^,"]|"(?:[^"\\]|\\.)*")+/g;
+const directivePattern =
+  /^([!#$%&'*+.^_`|~0-9A-Za-z-]+)(?:=(?:"((?:[^"\\]|\\.)*)"|([!#$%&'*+.^_`|~0-9A-Za-z-]*)))?$/;
+
 /**
  * Parses "a, b=1, c=\"x, y\"" into lowercase names and values (quotes removed).
  * RFC 9111 §4.2.1: when a directive appears more than once, the first occurrence is used.
@@ -11,9 +16,11 @@ export function parseDirectives(value: string | string[] | undefined): Directive
   const out: Directives = new Map();
   if (value === undefined) return out;
   const text = Array.isArray(value) ? value.join(',') : value;
-  const re = /\s*([^=,\s]+)\s*(?:=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*)))?\s*(?:,|$)/gy;
-  let m: RegExpExecArray | null;
-  while (re.lastIndex < text.length && (m = re.exec(text)) !== null) {
+  for (const member of text.match(memberPattern) ?? []) {
+    // RFC 9111 §5.2: directive = token [ "=" ( token / quoted-string ) ], no space around "=".
+    // A member that does not parse is ignored, not the rest of the field.
+    const m = directivePattern.exec(member.trim());
+    if (!m) continue;
     const name = m[1].toLowerCase();
     if (out.has(name)) continue;
     const v = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3];

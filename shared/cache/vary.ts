@@ -12,6 +12,7 @@ export function varyValue(headers: IncomingHttpHeaders, name: string): string {
   if (v === undefined) return absent;
   const text = Array.isArray(v) ? v.join(',') : v;
   if (name === 'accept-encoding') return acceptEncoding(text);
+  if (name === 'accept-language') return acceptLanguage(text);
   // RFC 9111 §4.1: values may be normalized, e.g. by removing whitespace and combining lines.
   return text
     .replace(/\s*,\s*/g, ',')
@@ -42,6 +43,17 @@ function acceptEncoding(text: string): string {
     if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') gzip = true;
   }
   return gzip ? 'gzip' : 'identity';
+}
+
+/** Language ranges are case-insensitive (RFC 4647 §2) and their order carries no meaning beyond q. */
+function acceptLanguage(text: string): string {
+  return text
+    .toLowerCase()
+    .split(',')
+    .map((part) => part.replace(/\s+/g, ''))
+    .filter((part) => part !== '')
+    .sort()
+    .join(',');
 }
 
 /** The stored variant matching a request (most recent first), or undefined. */

@@ -60,7 +60,7 @@ export class Deliverer {
     wire[n - 1] = cacheStatus(this.nodeId, ctx.outcome);
     const conditional =
       req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
-    if (conditional && meta.status === 200 && notModified(req.headers, meta.etag, meta.lastModified)) {
+    if (conditional && meta.status === 200 && notModified(req.headers, meta.etag, modifiedOf(meta))) {
       res.writeHead(304, withoutFields(wire, notModifiedOmits));
       res.end();
       return;
@@ -157,6 +157,16 @@ export class Deliverer {
     }
     return clientConsumer(ctx);
   }
+}
+
+/**
+ * RFC 9111 §4.3.2: If-Modified-Since is evaluated against Last-Modified, or else the stored
+ * response's Date, or else the time it was received.
+ */
+function modifiedOf(meta: ObjectMeta): string {
+  if (meta.lastModified !== undefined) return meta.lastModified;
+  const date = meta.headers.find(([name]) => name === 'date')?.[1];
+  return typeof date === 'string' ? date : new Date(meta.responseTimeMs).toUTCString();
 }
 
 function withoutFields(wire: readonly string[], omit: ReadonlySet<string>): string[] {
