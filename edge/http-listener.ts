@@ -37,6 +37,8 @@ export class HttpListener implements Service {
         joinDuplicateHeaders: false,
       },
       (req, res) => {
+        const invalid = invalidRequest(req);
+        if (invalid) return this.reject(res, invalid);
         this.track(res);
         handler(req, res);
       },
@@ -69,6 +71,20 @@ export class HttpListener implements Service {
     this.log.debug({ code, reason: err.message }, 'rejected malformed request');
   }
 
+  /** A request llhttp parsed but RFC 9112 still calls malformed: 400, close, never the pipeline. */
+  private reject(res: ServerResponse, invalid: { code: string; reason: string }): void {
+    this.metrics.clientErrors.inc({ code: invalid.code });
+    const body = `400 Bad Request: ${invalid.reason}\n`;
+    res.shouldKeepAlive = false;
+    res.writeHead(400, {
+      'content-type': 'text/plain; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+    });
+    res.end(body);
+    this.log.debug(invalid, 'rejected malformed request');
+  }
+
   /** Runs for every request before the pipeline sees it. */
   private track(res: ServerResponse): void {
     if (this.draining) res.shouldKeepAlive = false;
@@ -98,4 +114,20 @@ export class HttpListener implements Service {
     await closed;
     clearTimeout(timer);
   }
+}
+
+/**
+ * What llhttp lets through but a proxy must refuse. RFC 9112 §3.2: "A server MUST respond with
+ * a 400 (Bad Request) status code to any HTTP/1.1 request message that lacks a Host header
+ * field and to any request message that contains more than one Host header field line".
+ * (A missing Host is the pipeline's 400: it depends on the request target's form.)
+ */
+function invalidRequest(req: IncomingMessage): { code: string; reason: string } | undefined {
+  const raw = req.rawHeaders;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === 4 && raw[i].toLowerCase() === 'host' && ++hosts > 1)
+      return { code: 'DUPLICATE_HOST', reason: 'more than one Host field' };
+  }
+  return undefined;
 }

@@ -1,0 +1,175 @@
+// Routing by Host to a site: exact, wildcard and catch-all hosts; unknown hosts and
+// absolute-form targets for other hosts are refused (Strata is never an open proxy).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { ok, startOrigin, type TestOrigin } from '../helpers/origin.js';
+import { startEdge, type TestEdge } from '../helpers/edge.js';
+import { metricSum } from '../helpers/metrics.js';
+import { rawConnect, rawRequest } from '../helpers/raw.js';
+
+interface TwoSites {
+  edge: TestEdge;
+  port: number;
+  example: TestOrigin;
+  other: TestOrigin;
+}
+
+/** example.test and *.example.test on one origin, other.test on another. */
+async function twoSites(t: TestContext): Promise<TwoSites> {
+  const example = await startOrigin(t, ok({ 'x-site': 'example' }));
+  const other = await startOrigin(t, ok({ 'x-site': 'other' }));
+  const edge = await startEdge(t, [], {
+    sites: [
+      { hosts: ['example.test', '*.example.test'], origins: [example.url] },
+      { hosts: ['other.test'], origins: [other.url] },
+    ],
+  });
+  return { edge, port: edge.node.http.port, example, other };
+}
+
+test('a request is routed to the site of its Host: exact, wildcard, deeper subdomains', async (t) => {
+  const { edge, example, other } = await twoSites(t);
+  const cases: [string, string][] = [
+    ['example.test', 'example'],
+    ['www.example.test', 'example'],
+    ['a.b.c.example.test', 'example'],
+    ['other.test', 'other'],
+  ];
+  for (const [host, site] of cases) {
+    const res = await edge.get('/x', { host });
+    assert.equal(res.status, 200, host);
+    assert.equal(res.headers['x-site'], site, host);
+  }
+  assert.equal(example.requests.length, 3);
+  assert.equal(other.requests.length, 1);
+  // The origin sees the Host as the client sent it.
+  assert.deepEqual(
+    example.requests.map((r) => r.headers.host),
+    ['example.test', 'www.example.test', 'a.b.c.example.test'],
+  );
+});
+
+test('routing ignores the port, letter case and a trailing dot', async (t) => {
+  const { edge, example } = await twoSites(t);
+  for (const host of ['example.test:8080', 'EXAMPLE.Test', 'example.test.', 'WWW.Example.TEST.:81']) {
+    const res = await edge.get('/x', { host });
+    assert.equal(res.status, 200, host);
+    assert.equal(res.headers['x-site'], 'example', host);
+  }
+  assert.equal(example.requests.length, 4);
+});
+
+test('an unknown host gets 421 with a text body naming the request id, and no origin is asked', async (t) => {
+  const { edge, example, other } = await twoSites(t);
+  for (const host of ['nope.test', 'badexample.test', 'example.test.evil', 'test']) {
+    const res = await edge.get('/x', { host });
+    assert.equal(res.status, 421, host);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    const id = String(res.headers['x-request-id']);
+    assert.ok(id.length > 0);
+    assert.match(res.body, /no site is configured for this host/);
+    assert.ok(res.body.includes(`request id: ${id}`), res.body);
+    assert.match(res.cacheStatus, /^edge-test; fwd=bypass/);
+    assert.equal(res.headers['cache-control'], 'no-store');
+  }
+  assert.equal(example.requests.length + other.requests.length, 0);
+  const m = await edge.metrics();
+  assert.equal(metricSum(m, 'strata_requests_total', { status: '421' }), 4);
+});
+
+test('the wildcard does not match its apex: *.example.test alone leaves example.test unknown', async (t) => {
+  const origin = await startOrigin(t);
+  const edge = await startEdge(t, [], { sites: [{ hosts: ['*.example.test'], origins: [origin.url] }] });
+  assert.equal((await edge.get('/', { host: 'a.example.test' })).status, 200);
+  assert.equal((await edge.get('/', { host: 'example.test' })).status, 421);
+  assert.equal(origin.requests.length, 1);
+});
+
+test('"*" is a catch-all; more specific sites win over it', async (t) => {
+  const specific = await startOrigin(t, ok({ 'x-site': 'specific' }));
+  const fallback = await startOrigin(t, ok({ 'x-site': 'fallback' }));
+  const edge = await startEdge(t, [], {
+    sites: [
+      { hosts: ['*'], origins: [fallback.url] },
+      { hosts: ['a.test', '*.b.test'], origins: [specific.url] },
+    ],
+  });
+  assert.equal((await edge.get('/', { host: 'a.test' })).headers['x-site'], 'specific');
+  assert.equal((await edge.get('/', { host: 'x.b.test' })).headers['x-site'], 'specific');
+  assert.equal((await edge.get('/', { host: 'anything.test' })).headers['x-site'], 'fallback');
+  assert.equal((await edge.get('/', { host: '10.0.0.1:8080' })).headers['x-site'], 'fallback');
+  assert.equal(specific.requests.length, 2);
+  assert.equal(fallback.requests.length, 2);
+});
+
+test('an absolute-form target for a host that is not a site is refused, never proxied', async (t) => {
+  const { port, example, other } = await twoSites(t);
+  for (const target of [
+    'http://evil.test/',
+    'http://evil.test:80/x?y',
+    'https://evil.test/',
+    'http://127.0.0.1/',
+  ]) {
+    // The Host field names a configured site: the authority in the target must win (RFC 9112 §3.2.2).
+    const res = await rawRequest(
+      port,
+      `GET ${target} HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(res.status, 403, target);
+    assert.match(res.body, /absolute-form requests are only accepted for configured sites/);
+    assert.match(res.body, /request id: /);
+  }
+  assert.equal(example.requests.length + other.requests.length, 0);
+});
+
+test('an absolute-form target for a configured site is served from that site', async (t) => {
+  const { port, example, other } = await twoSites(t);
+  const res = await rawRequest(
+    port,
+    'GET http://other.test/page?q=1 HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['x-site'], 'other');
+  assert.equal(other.requests.length, 1);
+  assert.equal(other.requests[0].url, '/page?q=1');
+  assert.equal(other.requests[0].headers.host, 'other.test');
+  assert.equal(example.requests.length, 0);
+});
+
+test('CONNECT is refused: no tunnel is opened', async (t) => {
+  const { port, example, other } = await twoSites(t);
+  const res = await rawRequest(port, 'CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n');
+  assert.ok(res.status === 0 || (res.status >= 400 && res.status < 500), res.raw);
+  assert.ok(res.closed);
+  assert.equal(example.requests.length + other.requests.length, 0);
+});
+
+test('a request without Host gets 400 and no origin is asked', async (t) => {
+  const { port, example, other } = await twoSites(t);
+  for (const version of ['1.1', '1.0']) {
+    const res = await rawRequest(port, `GET /x HTTP/${version}\r\nAccept: */*\r\n\r\n`);
+    assert.equal(res.status, 400, version);
+    assert.match(res.body, /missing Host/);
+  }
+  const empty = await rawRequest(port, 'GET /x HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n');
+  assert.equal(empty.status, 400);
+  assert.equal(example.requests.length + other.requests.length, 0);
+});
+
+test('a request with two Host fields gets 400 (RFC 9112 §3.2) and no origin is asked', async (t) => {
+  const { edge, port, example, other } = await twoSites(t);
+  const conn = await rawConnect(port);
+  t.after(() => conn.close());
+  const res = await conn.send('GET /x HTTP/1.1\r\nHost: example.test\r\nHost: other.test\r\n\r\n');
+  assert.equal(res.status, 400);
+  assert.match(res.body, /more than one Host/);
+  assert.equal(res.headers.connection, 'close');
+  await conn.closed;
+  const same = await rawRequest(port, 'GET /x HTTP/1.1\r\nHost: example.test\r\nhost: example.test\r\n\r\n');
+  assert.equal(same.status, 400);
+  assert.equal(example.requests.length + other.requests.length, 0);
+  const m = await edge.metrics();
+  assert.equal(metricSum(m, 'strata_client_errors_total', { code: 'DUPLICATE_HOST' }), 2);
+});
