@@ -23,6 +23,7 @@ import {
 import type { CacheStore, CachedObject } from '../cache/store.js';
 import { selectVariant, variantKey } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
+import { limitBody } from './body-limit.js';
 import { Deliverer } from './deliver.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
@@ -424,7 +425,7 @@ export class Pipeline {
     if (hasBody) {
       const length = Number(req.headers['content-length'] ?? 0);
       if (length > this.config.server.maxBodyBytes) throw new StrataError('REQUEST_BODY_TOO_LARGE');
-      body = req;
+      body = limitBody(req, this.config.server.maxBodyBytes);
     }
     const start = this.clock();
     const up = await this.send(
