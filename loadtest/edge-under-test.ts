@@ -19,12 +19,12 @@ export interface EdgeUnderTest {
  * The bench's edge config. Everything not named here is the default (docs/configuration.md):
  * memory tier 256 MiB with objects up to 16 MiB, 128 upstream connections per origin.
  */
-export function benchEdgeConfig(originUrl: string): Record<string, unknown> {
+export function benchEdgeConfig(originUrl: string, accessLog = true): Record<string, unknown> {
   return {
     node: { id: 'edge-bench' },
     listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
     sites: [{ hosts: ['*'], origins: [originUrl] }],
-    log: { level: 'info', access: true },
+    log: { level: 'info', access: accessLog },
   };
 }
 
@@ -33,6 +33,7 @@ export interface EdgeStartOptions {
   cliPath: string;
   originUrl: string;
   cpu: number | undefined;
+  accessLog: boolean;
   /** When set, the edge runs with --cpu-prof and writes its profile here on exit. */
   profileDir?: string;
 }
@@ -40,7 +41,7 @@ export interface EdgeStartOptions {
 /** Starts the edge and waits for its 'edge started' log line (which carries both ports). */
 export async function startEdgeUnderTest(options: EdgeStartOptions): Promise<EdgeUnderTest> {
   const configFile = join(options.dir, 'edge.yaml');
-  writeFileSync(configFile, stringify(benchEdgeConfig(options.originUrl)));
+  writeFileSync(configFile, stringify(benchEdgeConfig(options.originUrl, options.accessLog)));
   const logFile = join(options.dir, 'edge.log');
   const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const child = await startChild({
@@ -98,7 +99,14 @@ export interface EdgeCounters {
 }
 
 export async function readCounters(adminUrl: string): Promise<EdgeCounters> {
-  const text = (await fetchRaw(`${adminUrl}/metrics`)).body.toString('utf8');
+  let text: string;
+  try {
+    text = (await fetchRaw(`${adminUrl}/metrics`)).body.toString('utf8');
+  } catch (err) {
+    throw new Error(`cannot read the edge's counters at ${adminUrl}/metrics (did the edge exit?)`, {
+      cause: err,
+    });
+  }
   const requests: Record<string, number> = {};
   let objects = 0;
   let notStored = 0;

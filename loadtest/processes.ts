@@ -145,13 +145,16 @@ export async function stopAll(graceMs?: number): Promise<void> {
 }
 
 /**
- * Installs the handlers that end every child with the bench: SIGINT/SIGTERM stop them and exit
- * 130/143; a crash of the bench itself SIGKILLs whatever is left on the way out.
+ * Installs the handlers that end every child with the bench: SIGINT/SIGTERM stop them, run
+ * `cleanup` and exit 130/143; a crash of the bench itself SIGKILLs whatever is left on the way out.
  */
-export function stopChildrenOnExit(): void {
+export function stopChildrenOnExit(cleanup: () => void): void {
   const onSignal = (signal: NodeJS.Signals, code: number) => {
     process.stderr.write(`\nbench: ${signal}, stopping child processes\n`);
-    void stopAll(3_000).finally(() => process.exit(code));
+    void stopAll(3_000).finally(() => {
+      cleanup();
+      process.exit(code);
+    });
   };
   process.once('SIGINT', () => onSignal('SIGINT', 130));
   process.once('SIGTERM', () => onSignal('SIGTERM', 143));

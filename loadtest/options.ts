@@ -1,0 +1,83 @@
+// The bench's command line: defaults for a measurement, --quick for a smoke run, every run bounded.
+
+import { parseArgs } from 'node:util';
+
+export const scenarioNames = ['hit-1k', 'hit-100k', 'miss'] as const;
+export type ScenarioName = (typeof scenarioNames)[number];
+
+export const usage = `Usage: npm run bench -- [options]
+
+Options:
+  --quick              smoke run: 1 round of 2 s, no warm-up load (numbers are not for comparison)
+  --duration SEC       seconds per measured run (default 5)
+  --rounds N           interleaved edge/reference rounds per scenario; the median is reported (default 3)
+  --warmup SEC         unmeasured load on each target before its rounds (default 2)
+  --connections N      concurrent connections (default 64)
+  --scenarios LIST     comma-separated from ${scenarioNames.join(', ')} (default: all; hit-1k with --profile)
+  --origin-delay MS    origin delay for the miss path (default 5)
+  --access-log on|off  the edge's access log (default on, as deployed; off shows what logging costs)
+  --profile            run the edge under --cpu-prof and print its hottest functions
+  --keep               keep the temp dir (configs, logs, profile)
+  -h, --help           show this help`;
+
+export interface BenchOptions {
+  durationSec: number;
+  rounds: number;
+  warmupSec: number;
+  connections: number;
+  scenarios: ReadonlySet<ScenarioName>;
+  originDelayMs: number;
+  accessLog: boolean;
+  profile: boolean;
+  keep: boolean;
+  quick: boolean;
+}
+
+/** Parses argv; undefined means --help. Throws with the option's name on a bad value. */
+export function parseOptions(argv: string[]): BenchOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      scenarios: { type: 'string' },
+      'origin-delay': { type: 'string' },
+      'access-log': { type: 'string', default: 'on' },
+      profile: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const int = (name: string, v: string | undefined, fallback: number, min: number, max: number) => {
+    const n = v === undefined ? fallback : Number(v);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new Error(`--${name}: expected an integer from ${min} to ${max}, got ${v}`);
+    return n;
+  };
+  const list = (values.scenarios ?? (values.profile ? 'hit-1k' : scenarioNames.join(','))).split(',');
+  for (const s of list)
+    if (!(scenarioNames as readonly string[]).includes(s))
+      throw new Error(`--scenarios: unknown scenario "${s}" (known: ${scenarioNames.join(', ')})`);
+  const accessLog = values['access-log'];
+  if (accessLog !== 'on' && accessLog !== 'off')
+    throw new Error(`--access-log: expected on or off, got ${accessLog}`);
+  const quick = values.quick;
+  return {
+    quick,
+    // Bounded: no run is longer than a minute and no scenario has more than 9 rounds.
+    durationSec: int('duration', values.duration, quick ? 2 : 5, 1, 60),
+    rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 9),
+    warmupSec: int('warmup', values.warmup, quick ? 0 : 2, 0, 30),
+    connections: int('connections', values.connections, 64, 1, 1024),
+    scenarios: new Set(list as ScenarioName[]),
+    originDelayMs: int('origin-delay', values['origin-delay'], 5, 0, 1000),
+    accessLog: accessLog === 'on',
+    profile: values.profile,
+    keep: values.keep || values.profile,
+  };
+}

@@ -1,0 +1,82 @@
+// Runs one scenario: warm both targets, then interleaved rounds (edge/ref, ref/edge, ...) so that
+// drift in the machine's state falls on both alike, each round one bounded wrk run with the CPU
+// accounting around it.
+
+import type { BenchOptions } from './options.js';
+import type { Pinning } from './processes.js';
+import { snapshot, usageBetween } from './cpu-usage.js';
+import { runWrk } from './wrk.js';
+import type { Round, ScenarioResult } from './report.js';
+
+/** Something wrk loads; `run` numbers every wrk invocation of the bench (1, 2, ...). */
+export interface Target {
+  url: (run: number) => string;
+  /** For unique paths per request (see LoadOptions.uniquePrefix). */
+  uniquePrefix?: (run: number) => string;
+}
+
+export interface Scenario {
+  name: string;
+  /** What the edge is compared with, for the table: 'bare' or 'origin'. */
+  reference: string;
+  goal: number;
+  edge: Target;
+  ref: Target;
+  /** Runs before the measured rounds (after warm-up): e.g. reads the edge's counters. */
+  before(): Promise<void>;
+  /** Runs after them: findings from the edge's counters, one line each. */
+  check(edgeRounds: Round[]): Promise<string[]>;
+}
+
+export class Runner {
+  private run = 0;
+
+  constructor(
+    private readonly options: BenchOptions,
+    private readonly pinning: Pinning,
+    private readonly wrkScript: string,
+    /** The long-running children (their CPU time is the bench's, not foreign). */
+    private readonly serverPids: readonly number[],
+  ) {}
+
+  private async load(target: Target, durationSec: number): Promise<Round> {
+    const run = ++this.run;
+    const before = snapshot(this.serverPids);
+    const load = await runWrk(this.wrkScript, {
+      url: target.url(run),
+      connections: this.options.connections,
+      durationSec,
+      cpu: this.pinning.generatorCpu,
+      uniquePrefix: target.uniquePrefix?.(run),
+    });
+    return { load, cpu: usageBetween(before, snapshot(this.serverPids)) };
+  }
+
+  async scenario(s: Scenario): Promise<ScenarioResult> {
+    process.stderr.write(`bench: ${s.name} `);
+    if (this.options.warmupSec > 0) {
+      await this.load(s.edge, this.options.warmupSec);
+      await this.load(s.ref, this.options.warmupSec);
+      process.stderr.write('(warm) ');
+    }
+    await s.before();
+    const result: ScenarioResult = {
+      name: s.name,
+      reference: s.reference,
+      goal: s.goal,
+      edge: [],
+      ref: [],
+      checks: [],
+    };
+    for (let r = 0; r < this.options.rounds; r++) {
+      const order: ('edge' | 'ref')[] = r % 2 === 0 ? ['edge', 'ref'] : ['ref', 'edge'];
+      for (const which of order) {
+        result[which].push(await this.load(s[which], this.options.durationSec));
+        process.stderr.write('.');
+      }
+    }
+    process.stderr.write('\n');
+    result.checks = await s.check(result.edge);
+    return result;
+  }
+}
