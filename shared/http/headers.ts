@@ -25,6 +25,12 @@ export const surrogateOnly: ReadonlySet<string> = new Set([
   'cache-tag',
 ]);
 
+/**
+ * Request fields about this hop that are answered here, never forwarded: the edge (Node's
+ * server) sends its own 100 Continue, and the upstream client refuses to send Expect.
+ */
+const answeredHere: ReadonlySet<string> = new Set(['expect']);
+
 const forwardedFields: ReadonlySet<string> = new Set([
   'forwarded',
   'x-forwarded-for',
@@ -77,7 +83,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   }
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (hopByHop.has(name) || connection?.has(name) || name === 'host') continue;
+    if (hopByHop.has(name) || connection?.has(name) || answeredHere.has(name) || name === 'host') continue;
     if (!info.trustForwarded && forwardedFields.has(name)) continue;
     const prev = out[name];
     // RFC 9110 §5.3: repeated fields combine with commas; Cookie uses "; " (RFC 6265 §5.4).
@@ -85,14 +91,21 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   }
   out.host = info.originHost ?? info.host;
   out.via = out.via ? `${out.via}, ${info.via}` : info.via;
+  const clientIp = unmapped(info.clientIp);
   const xff = out['x-forwarded-for'];
-  out['x-forwarded-for'] = xff ? `${xff}, ${info.clientIp}` : info.clientIp;
+  out['x-forwarded-for'] = xff ? `${xff}, ${clientIp}` : clientIp;
   out['x-forwarded-proto'] ??= info.proto;
   out['x-forwarded-host'] ??= info.host;
-  const node = info.clientIp.includes(':') ? `"[${info.clientIp}]"` : info.clientIp;
+  // RFC 7239 §6: an IPv6 node is "[addr]" and, containing ':', must be a quoted-string.
+  const node = clientIp.includes(':') ? `"[${clientIp}]"` : clientIp;
   const element = `for=${node};host=${quoteIfNeeded(info.host)};proto=${info.proto}`;
   out.forwarded = out.forwarded ? `${out.forwarded}, ${element}` : element;
   return out;
+}
+
+/** An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; origins expect a.b.c.d. */
+function unmapped(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
 }
 
 function quoteIfNeeded(value: string): string {

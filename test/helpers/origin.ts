@@ -8,6 +8,8 @@ export interface SeenRequest {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  /** Field lines as they came on the wire: [name, value, name, value, ...]. */
+  rawHeaders: string[];
   body: string;
 }
 
@@ -31,7 +33,13 @@ export async function startOrigin(t: TestContext, handler: OriginHandler = ok())
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString();
-      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      requests.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       current(req, res, requests.length, body);
     });
   });
