@@ -46,6 +46,8 @@ interface Servers {
   originUrl: string;
   edge: EdgeUnderTest;
   bareUrl: string;
+  /** The bare proxy in front of the origin, when miss-proxy runs. */
+  proxyUrl: string | undefined;
   pids: number[];
 }
 
@@ -82,8 +84,24 @@ async function startServers(options: BenchOptions, pinning: Pinning, dir: string
     logFile: join(dir, 'bare.log'),
     ready: listening,
   });
-  const pids = [origin, edge.child, bare].map((c) => c.process.pid ?? 0).filter((p) => p > 0);
-  return { originUrl, edge, bareUrl: `http://127.0.0.1:${Number(bare.ready.port)}`, pids };
+  const proxy = options.scenarios.has('miss-proxy')
+    ? await startChild({
+        name: 'bare-proxy',
+        command: process.execPath,
+        args: [join(here, 'bare-proxy.js'), '--origin', originUrl],
+        cpu: pinning.serverCpu,
+        logFile: join(dir, 'bare-proxy.log'),
+        ready: listening,
+      })
+    : undefined;
+  const pids = [origin, edge.child, bare, proxy].map((c) => c?.process.pid ?? 0).filter((p) => p > 0);
+  return {
+    originUrl,
+    edge,
+    bareUrl: `http://127.0.0.1:${Number(bare.ready.port)}`,
+    proxyUrl: proxy && `http://127.0.0.1:${Number(proxy.ready.port)}`,
+    pids,
+  };
 }
 
 /** Fills the cache with `path` and returns the edge's hit response (it must be a hit). */
@@ -153,27 +171,56 @@ function scenarios(options: BenchOptions, servers: Servers): Scenario[] {
       check: async (rounds) => [(await counted('hit', served(rounds))).line],
     });
   }
-  if (options.scenarios.has('miss')) {
-    // Every request a new path: /obj/1024/u<run>-<thread>-<n>. The origin answers all of them
-    // with the same cacheable 1 KiB body, so each one is a miss that the edge stores.
-    const prefix = (run: number) => `/obj/1024/u${run}-`;
-    list.push({
-      name: `miss 1 KiB (origin +${options.originDelayMs} ms)`,
-      reference: 'origin',
-      goal: missGoal,
-      edge: { url: (run) => `${edge.url}${prefix(run)}0`, uniquePrefix: prefix },
-      ref: { url: (run) => `${servers.originUrl}${prefix(run)}0`, uniquePrefix: prefix },
-      before,
-      check: async (rounds) => {
-        const { d, line } = await counted('miss', served(rounds));
-        return [
-          line,
-          `objects stored: ${d.objects >= 0 ? '+' : ''}${d.objects} net of evictions, not stored: ${d.notStored}`,
-        ];
-      },
-    });
-  }
+  // Every request a new path: /obj/1024/u<run>-<thread>-<n>. The origin answers all of them
+  // with the same cacheable 1 KiB body, so each one is a miss that the edge stores.
+  const prefix = (run: number) => `/obj/1024/u${run}-`;
+  const unique = (base: string) => ({ url: (run: number) => `${base}${prefix(run)}0`, uniquePrefix: prefix });
+  const miss = (
+    name: string,
+    reference: string,
+    refUrl: string,
+    connections: number,
+    goal?: number,
+  ): Scenario => ({
+    name: `${name} 1 KiB (origin +${options.originDelayMs} ms)`,
+    reference,
+    goal,
+    connections,
+    edge: unique(edge.url),
+    ref: unique(refUrl),
+    before,
+    check: async (rounds) => {
+      const { d, line } = await counted('miss', served(rounds));
+      const stored = `objects stored: ${d.objects >= 0 ? '+' : ''}${d.objects} net of evictions, not stored: ${d.notStored}`;
+      return [line, stored];
+    },
+  });
+  if (options.scenarios.has('miss'))
+    list.push(miss('miss', 'origin', servers.originUrl, options.connections, missGoal));
+  if (options.scenarios.has('miss-c8')) list.push(miss('miss', 'origin', servers.originUrl, 8, missGoal));
+  if (servers.proxyUrl) list.push(miss('miss', 'proxy', servers.proxyUrl, options.connections));
   return list;
+}
+
+/** Share (0..1) of all CPU used by other processes over `ms` while the bench is idle. */
+async function foreignShare(ms: number): Promise<number | undefined> {
+  const a = snapshot([]);
+  await sleep(ms);
+  return usageBetween(a, snapshot([]))?.foreign;
+}
+
+/** Waits until other processes use under 5% of all CPU over a second, for at most `maxSec`. */
+async function waitQuiet(maxSec: number): Promise<void> {
+  const deadline = Date.now() + maxSec * 1000;
+  for (;;) {
+    const share = await foreignShare(1000);
+    if (share === undefined || share < 0.05) return;
+    if (Date.now() >= deadline) {
+      process.stderr.write(`bench: still busy after ${maxSec} s (${(share * 100).toFixed(0)}%), going on\n`);
+      return;
+    }
+    process.stderr.write(`bench: other processes use ${(share * 100).toFixed(0)}% of all CPU, waiting\n`);
+  }
 }
 
 /** What the machine is, and how busy it is before we start. */
@@ -182,15 +229,12 @@ async function machineLines(pinning: Pinning, sampleMs: number): Promise<string[
   const wrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
   const wrkVersion = /wrk (\S+)/.exec(`${wrk.stdout}${wrk.stderr}`)?.[1] ?? '?';
   const [l1, l5] = loadavg();
-  // CPU used by other processes while we are idle, before any load of ours.
-  const a = snapshot([]);
-  await sleep(sampleMs);
-  const idle = usageBetween(a, snapshot([]));
+  const idle = await foreignShare(sampleMs);
   return [
     `machine: ${osCpus().length} x ${model}; node ${process.version}; wrk ${wrkVersion}`,
     `pinning: ${pinning.note}`,
     `before the run: load average ${l1.toFixed(2)} (1 min), ${l5.toFixed(2)} (5 min); ` +
-      `other processes used ${idle ? (idle.foreign * 100).toFixed(1) : '?'}% of all CPU over ${sampleMs / 1000} s`,
+      `other processes used ${idle === undefined ? '?' : (idle * 100).toFixed(1)}% of all CPU over ${sampleMs / 1000} s`,
   ];
 }
 
@@ -240,6 +284,7 @@ async function main(argv: string[]): Promise<number> {
   };
   stopChildrenOnExit(cleanup);
   try {
+    if (options.waitQuietSec > 0) await waitQuiet(options.waitQuietSec);
     const machine = await machineLines(pinning, options.quick ? 250 : 1000);
     const servers = await startServers(options, pinning, dir);
     const runner = new Runner(options, pinning, writeWrkScript(dir), servers.pids);

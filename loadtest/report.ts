@@ -14,23 +14,25 @@ export interface ScenarioResult {
   name: string;
   /** What the edge is compared with: 'bare' (in-memory node:http server) or 'origin' (direct). */
   reference: string;
-  /** Least edge/reference throughput ratio that meets the goal. */
-  goal: number;
+  /** Least edge/reference throughput ratio that meets the goal; undefined: for information. */
+  goal: number | undefined;
+  connections: number;
   edge: Round[];
   ref: Round[];
   /** Findings from the edge's own counters, e.g. "hit=123456 other=0". */
   checks: string[];
 }
 
-export type Verdict = 'PASS' | 'MISS' | 'ERR';
+export type Verdict = 'PASS' | 'MISS' | 'ERR' | '-';
 
 export interface Summary {
   name: string;
   reference: string;
   edge: LoadResult;
   ref: LoadResult;
+  connections: number;
   ratio: number;
-  goal: number;
+  goal: number | undefined;
   verdict: Verdict;
 }
 
@@ -58,8 +60,18 @@ export function summarize(s: ScenarioResult): Summary {
   const edge = medianLoad(s.edge);
   const ref = medianLoad(s.ref);
   const ratio = ref.requestsPerSec > 0 ? edge.requestsPerSec / ref.requestsPerSec : 0;
-  const verdict: Verdict = edge.errors + ref.errors > 0 ? 'ERR' : ratio >= s.goal ? 'PASS' : 'MISS';
-  return { name: s.name, reference: s.reference, edge, ref, ratio, goal: s.goal, verdict };
+  const verdict: Verdict =
+    edge.errors + ref.errors > 0 ? 'ERR' : s.goal === undefined ? '-' : ratio >= s.goal ? 'PASS' : 'MISS';
+  return {
+    name: s.name,
+    reference: s.reference,
+    connections: s.connections,
+    edge,
+    ref,
+    ratio,
+    goal: s.goal,
+    verdict,
+  };
 }
 
 const num = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -70,6 +82,7 @@ export function formatTable(summaries: Summary[]): string {
   const header = [
     'scenario',
     'reference',
+    'conns',
     'edge req/s',
     'ref req/s',
     'ratio',
@@ -81,18 +94,19 @@ export function formatTable(summaries: Summary[]): string {
   const rows = summaries.map((s) => [
     s.name,
     s.reference,
+    String(s.connections),
     num(s.edge.requestsPerSec),
     num(s.ref.requestsPerSec),
     `${s.ratio.toFixed(2)}x`,
     `${ms(s.edge.p50Ms)} / ${ms(s.edge.p99Ms)}`,
     `${ms(s.ref.p50Ms)} / ${ms(s.ref.p99Ms)}`,
-    `>= ${s.goal.toFixed(2)}x`,
+    s.goal === undefined ? '-' : `>= ${s.goal.toFixed(2)}x`,
     s.verdict,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
     cells
-      .map((c, i) => (i === 0 || i === 1 || i === 8 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .map((c, i) => (i === 0 || i === 1 || i === 9 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ')
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');

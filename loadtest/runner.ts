@@ -19,7 +19,10 @@ export interface Scenario {
   name: string;
   /** What the edge is compared with, for the table: 'bare' or 'origin'. */
   reference: string;
-  goal: number;
+  /** Least edge/reference throughput ratio that meets the goal; undefined: for information. */
+  goal: number | undefined;
+  /** Connections for this scenario; default: --connections. */
+  connections?: number;
   edge: Target;
   ref: Target;
   /** Runs before the measured rounds (after warm-up): e.g. reads the edge's counters. */
@@ -39,12 +42,12 @@ export class Runner {
     private readonly serverPids: readonly number[],
   ) {}
 
-  private async load(target: Target, durationSec: number): Promise<Round> {
+  private async load(target: Target, durationSec: number, connections: number): Promise<Round> {
     const run = ++this.run;
     const before = snapshot(this.serverPids);
     const load = await runWrk(this.wrkScript, {
       url: target.url(run),
-      connections: this.options.connections,
+      connections,
       durationSec,
       cpu: this.pinning.generatorCpu,
       uniquePrefix: target.uniquePrefix?.(run),
@@ -54,9 +57,10 @@ export class Runner {
 
   async scenario(s: Scenario): Promise<ScenarioResult> {
     process.stderr.write(`bench: ${s.name} `);
+    const connections = s.connections ?? this.options.connections;
     if (this.options.warmupSec > 0) {
-      await this.load(s.edge, this.options.warmupSec);
-      await this.load(s.ref, this.options.warmupSec);
+      await this.load(s.edge, this.options.warmupSec, connections);
+      await this.load(s.ref, this.options.warmupSec, connections);
       process.stderr.write('(warm) ');
     }
     await s.before();
@@ -64,6 +68,7 @@ export class Runner {
       name: s.name,
       reference: s.reference,
       goal: s.goal,
+      connections,
       edge: [],
       ref: [],
       checks: [],
@@ -71,7 +76,7 @@ export class Runner {
     for (let r = 0; r < this.options.rounds; r++) {
       const order: ('edge' | 'ref')[] = r % 2 === 0 ? ['edge', 'ref'] : ['ref', 'edge'];
       for (const which of order) {
-        result[which].push(await this.load(s[which], this.options.durationSec));
+        result[which].push(await this.load(s[which], this.options.durationSec, connections));
         process.stderr.write('.');
       }
     }
