@@ -228,19 +228,20 @@ export class Pipeline {
     ctx.outcome.collapsed = true;
     this.metrics.collapsed.inc();
     const head = await fill.head;
+    // A fill answers for one variant; a request for another goes upstream on its own.
+    const meta = head.kind === 'object' ? head.object.meta : head.meta;
+    if (!meta || (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant)) {
+      ctx.outcome.collapsed = false;
+      return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
+    }
     if (head.kind === 'object') {
       ctx.outcome.fwdStatus = head.status || undefined;
       ctx.outcome.detail = head.how;
       ctx.outcome.hit = head.how === 'stale-if-error';
       return this.deliver.object(ctx, head.object, currentAge(head.object.meta, this.clock()));
     }
-    const meta = head.meta;
-    // Uncacheable, or another variant: this request goes upstream on its own.
-    if (
-      !meta ||
-      (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant) ||
-      !fill.joinable
-    ) {
+    // Found too large to store after all: this request goes upstream on its own.
+    if (!fill.joinable) {
       ctx.outcome.collapsed = false;
       return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
     }

@@ -121,3 +121,36 @@ test('an upstream body that breaks off is never stored and the client sees a cut
   assert.match(second.cacheStatus, /fwd=uri-miss/);
   assert.equal(origin.requests.length, 2);
 });
+
+test('regression: a request joining a revalidation of another variant gets its own variant', async (t) => {
+  const release = gate();
+  const origin = await startOrigin(t, (req, res, n) => {
+    const send = () => {
+      const body = `v=${String(req.headers['x-v'])} n=${n}`;
+      res.writeHead(200, {
+        'cache-control': 'max-age=10',
+        vary: 'x-v',
+        etag: '"e"',
+        'content-length': body.length,
+      });
+      res.end(body);
+    };
+    // the revalidation of variant 1 is answered 304, once the test releases it
+    const notModified = () => {
+      res.writeHead(304, { 'cache-control': 'max-age=10', vary: 'x-v', etag: '"e"' });
+      res.end();
+    };
+    if (n === 2) void release.promise.then(notModified);
+    else send();
+  });
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/v', { 'x-v': '1' });
+  edge.clock.advance(20);
+  const revalidating = edge.get('/v', { 'x-v': '1' });
+  await until(() => origin.requests.length === 2);
+  const other = edge.get('/v', { 'x-v': '2' });
+  await until(async () => (await collapsedCount(edge)) === 1);
+  release.open();
+  assert.match((await revalidating).body, /^v=1 /);
+  assert.match((await other).body, /^v=2 /);
+});
