@@ -53,6 +53,27 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Label-bound counters per outcome and status, so counting a request hashes no labels. */
+  private readonly requestCounters = new Map<
+    string,
+    { requests: Counter.Internal; bytes: Counter.Internal }
+  >();
+
+  /** Counts one finished client request; runs once per request. */
+  countRequest(outcome: string, status: number, bytes: number): void {
+    const key = outcome + status;
+    let c = this.requestCounters.get(key);
+    if (!c) {
+      c = {
+        requests: this.requests.labels(outcome, String(status)),
+        bytes: this.responseBytes.labels(outcome),
+      };
+      this.requestCounters.set(key, c);
+    }
+    c.requests.inc();
+    if (bytes > 0) c.bytes.inc(bytes);
+  }
+
   constructor(tiers: () => Record<string, StoreStats>) {
     const objects = new Gauge({
       name: 'strata_cache_objects',

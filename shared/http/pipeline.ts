@@ -44,6 +44,11 @@ export interface PipelineOptions {
   clock?: () => number;
 }
 
+// Decisions without data are shared constants: the hit path allocates none.
+const lookupDecision: Decision = { action: 'lookup' };
+const passMethod: Decision = { action: 'pass', fwd: 'method' };
+const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
+
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -160,16 +165,16 @@ export class Pipeline {
   /** Phase recv: GET and HEAD look up the cache; every other method passes to the origin. */
   private recv(ctx: RequestContext): Decision {
     const { req } = ctx;
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return { action: 'pass', fwd: 'method' };
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return passMethod;
     const cl = req.headers['content-length'];
     if ((cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined) {
-      return { action: 'pass', fwd: 'bypass' };
+      return passBypass;
     }
     if (req.headers['cache-control'] !== undefined || req.headers.pragma !== undefined) {
       const cc = requestDirectives(req.headers);
       ctx.reqCc = ctx.site.config.ignoreClientNoCache ? { ...cc, noCache: false, maxAgeSec: undefined } : cc;
     }
-    return { action: 'lookup' };
+    return lookupDecision;
   }
 
   /** Phase lookup: memory answers synchronously; slower tiers answer with a promise. */
@@ -551,8 +556,7 @@ export class Pipeline {
   private finish(ctx: RequestContext): void {
     const status = ctx.res.statusCode;
     const label = outcomeLabel(ctx.outcome);
-    this.metrics.requests.inc({ outcome: label, status });
-    this.metrics.responseBytes.inc({ outcome: label }, ctx.bytes);
+    this.metrics.countRequest(label, status, ctx.bytes);
     if (this.config.log.access) {
       this.log.info(
         {
