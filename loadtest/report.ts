@@ -130,7 +130,7 @@ export function formatRounds(
     return `${num(r.load.requestsPerSec)}${cpu}${err}`;
   };
   for (const s of results) {
-    out.push(`${s.name}`);
+    out.push(`${s.name}, ${s.connections} connections, edge vs ${s.reference}`);
     out.push(`  edge:   ${s.edge.map(round).join(', ')}`);
     out.push(`  ${s.reference.padEnd(6)}: ${s.ref.map(round).join(', ')}`);
     for (const c of s.checks) out.push(`  check:  ${c}`);
