@@ -117,17 +117,34 @@ export class HttpListener implements Service {
 }
 
 /**
+ * RFC 9110 §4.2.3 / RFC 3986 §3.2.2: uri-host [ ":" port ], where uri-host is an IP-literal
+ * or a reg-name (unreserved / pct-encoded / sub-delims). No "/", "@", "?", "#" or spaces.
+ */
+const validHost = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d*)?$/;
+
+/**
  * What llhttp lets through but a proxy must refuse. RFC 9112 §3.2: "A server MUST respond with
  * a 400 (Bad Request) status code to any HTTP/1.1 request message that lacks a Host header
- * field and to any request message that contains more than one Host header field line".
- * (A missing Host is the pipeline's 400: it depends on the request target's form.)
+ * field and to any request message that contains more than one Host header field line or a
+ * Host header field with an invalid field value." A Host such as "victim.test/admin" would
+ * otherwise make the cache key of another URL (cache poisoning). A missing Host is the
+ * pipeline's 400: whether it is needed depends on the request target's form.
  */
 function invalidRequest(req: IncomingMessage): { code: string; reason: string } | undefined {
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 4 && raw[i].toLowerCase() === 'host' && ++hosts > 1)
-      return { code: 'DUPLICATE_HOST', reason: 'more than one Host field' };
+    if (raw[i].length !== 4 || raw[i].toLowerCase() !== 'host') continue;
+    if (++hosts > 1) return { code: 'DUPLICATE_HOST', reason: 'more than one Host field' };
+    if (!validHost.test(raw[i + 1])) return { code: 'INVALID_HOST', reason: 'invalid Host field value' };
+  }
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
+    // Absolute-form (RFC 9112 §3.2.2): its authority stands in for Host and is checked alike;
+    // userinfo is not allowed in http(s) URIs (RFC 9110 §4.2.4).
+    const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(url)?.[1];
+    if (authority !== undefined && (authority === '' || !validHost.test(authority)))
+      return { code: 'INVALID_HOST', reason: 'invalid authority in the request target' };
   }
   return undefined;
 }

@@ -173,3 +173,45 @@ test('a request with two Host fields gets 400 (RFC 9112 §3.2) and no origin is 
   const m = await edge.metrics();
   assert.equal(metricSum(m, 'strata_client_errors_total', { code: 'DUPLICATE_HOST' }), 2);
 });
+
+test("a Host with characters no host may have gets 400, so it cannot make another URL's cache key", async (t) => {
+  // Regression: with a catch-all site, "Host: victim.test/admin" + "GET /x" was stored under
+  // http://victim.test/admin/x and then served to real requests for that URL.
+  const origin = await startOrigin(t, (req, res) => {
+    const body = `host=${req.headers.host} url=${req.url}`;
+    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  const edge = await startEdge(t, origin.url);
+  const port = edge.node.http.port;
+  for (const host of [
+    'victim.test/admin',
+    'victim.test:80/admin',
+    'a b.test',
+    'evil@victim.test',
+    'victim.test?x',
+    'victim.test:8o',
+  ]) {
+    const res = await rawRequest(port, `GET /x HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, 400, host);
+    assert.match(res.body, /invalid Host/);
+  }
+  for (const target of ['http://victim.test:80@evil.test/x', 'http://user@victim.test/x', 'http:///x']) {
+    const res = await rawRequest(
+      port,
+      `GET ${target} HTTP/1.1\r\nHost: victim.test\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(res.status, 400, target);
+  }
+  assert.equal(origin.requests.length, 0);
+  const real = await edge.get('/admin/x', { host: 'victim.test' });
+  assert.equal(real.body, 'host=victim.test url=/admin/x');
+  assert.match(real.cacheStatus, /fwd=uri-miss/);
+  // Hosts that are valid stay valid: IPv4, IPv6 literals, ports, an empty port.
+  for (const host of ['10.0.0.1:8080', '[::1]:8080', '[::1]', 'victim.test:', 'xn--bcher-kva.test']) {
+    const res = await edge.get('/ok', { host });
+    assert.equal(res.status, 200, host);
+  }
+  const m = await edge.metrics();
+  assert.equal(metricSum(m, 'strata_client_errors_total', { code: 'INVALID_HOST' }), 9);
+});
