@@ -129,6 +129,12 @@ const checkedConfig = refine(configSchema, (config, path, problems) => {
       path: join(path, 'cache.memory.maxObjectBytes'),
       message: `must not exceed cache.memory.maxBytes (${mem.maxObjectBytes} > ${mem.maxBytes})`,
     });
+  const server = config.server;
+  if (server?.headersTimeout !== undefined && server.requestTimeout < server.headersTimeout)
+    problems.push({
+      path: join(path, 'server.headersTimeout'),
+      message: `must not exceed server.requestTimeout (${server.headersTimeout}ms > ${server.requestTimeout}ms)`,
+    });
   const { http, admin } = config.listen ?? {};
   if (http !== undefined && http === admin && !http.endsWith(':0'))
     problems.push({ path: join(path, 'listen.admin'), message: `must differ from listen.http (${http})` });

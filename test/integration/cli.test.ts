@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { runCli } from '../helpers/cli.js';
 import { ok, startOrigin } from '../helpers/origin.js';
@@ -132,6 +133,20 @@ test('edge with an invalid config exits 1 and names the key path on stderr', asy
   assert.doesNotMatch(run.stdout(), /edge started/);
 });
 
+test('edge exits 1 with the address when its port is taken', async (t) => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const port = (taken.address() as AddressInfo).port;
+  const file = await configFile(
+    t,
+    validConfig('http://127.0.0.1:1').replace('"127.0.0.1:0", admin', `"127.0.0.1:${port}", admin`),
+  );
+  const run = runCli(t, ['edge', '--config', file]);
+  assert.equal(await run.exited, 1);
+  assert.match(run.stderr(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+});
+
 test('edge serves requests, then on SIGTERM drains an in-flight request and exits 0', async (t) => {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
@@ -150,10 +165,22 @@ test('edge serves requests, then on SIGTERM drains an in-flight request and exit
   const base = `http://127.0.0.1:${String(started.httpPort)}`;
   const admin = `http://127.0.0.1:${String(started.adminPort)}`;
 
-  const first = await request(`${base}/a`);
+  const first = await request(`${base}/a?q=1`);
   assert.equal(first.statusCode, 200);
-  assert.equal(await first.body.text(), 'body 1 for /a');
+  assert.equal(await first.body.text(), 'body 1 for /a?q=1');
   assert.match(String(first.headers['cache-status']), /^edge-cli; fwd=uri-miss; fwd-status=200; stored/);
+  // One access-log line per request, with fixed field names.
+  const access = await run.logLine('request');
+  assert.equal(access.method, 'GET');
+  assert.equal(access.host, `127.0.0.1:${String(started.httpPort)}`);
+  assert.equal(access.path, '/a?q=1');
+  assert.equal(access.status, 200);
+  assert.equal(access.cache, 'miss');
+  assert.equal(access.bytes, 'body 1 for /a?q=1'.length);
+  assert.equal(typeof access.ms, 'number');
+  assert.equal(typeof access.upstreamMs, 'number');
+  assert.equal(typeof access.reqId, 'string');
+  assert.equal(access.node, 'edge-cli');
   assert.equal((await request(`${admin}/readyz`)).statusCode, 200);
 
   const slow = await request(`${base}/slow`);

@@ -239,6 +239,15 @@ test('maxObjectBytes larger than maxBytes is refused', () => {
   );
 });
 
+test('server.headersTimeout larger than server.requestTimeout is refused (Node would throw at start)', () => {
+  hasProblem(
+    problemsOf({ ...minimal, server: { headersTimeout: '2m' } }),
+    'server.headersTimeout',
+    /must not exceed server.requestTimeout \(120000ms > 60000ms\)/,
+  );
+  assert.ok(validateConfig({ ...minimal, server: { headersTimeout: '2m', requestTimeout: '2m' } }).config);
+});
+
 test('several problems are reported at once, including cross-field ones', () => {
   const problems = problemsOf({
     bogus: true,
