@@ -87,6 +87,23 @@ test('the wildcard does not match its apex: *.example.test alone leaves example.
   assert.equal(origin.requests.length, 1);
 });
 
+test('the longest matching wildcard wins over a shorter one', async (t) => {
+  const outer = await startOrigin(t, ok({ 'x-site': 'outer' }));
+  const inner = await startOrigin(t, ok({ 'x-site': 'inner' }));
+  const edge = await startEdge(t, [], {
+    sites: [
+      { hosts: ['*.example.test'], origins: [outer.url] },
+      { hosts: ['*.eu.example.test', 'eu.example.test'], origins: [inner.url] },
+    ],
+  });
+  assert.equal((await edge.get('/', { host: 'cdn.eu.example.test' })).headers['x-site'], 'inner');
+  assert.equal((await edge.get('/', { host: 'a.b.eu.example.test' })).headers['x-site'], 'inner');
+  assert.equal((await edge.get('/', { host: 'eu.example.test' })).headers['x-site'], 'inner');
+  assert.equal((await edge.get('/', { host: 'us.example.test' })).headers['x-site'], 'outer');
+  assert.equal(inner.requests.length, 3);
+  assert.equal(outer.requests.length, 1);
+});
+
 test('"*" is a catch-all; more specific sites win over it', async (t) => {
   const specific = await startOrigin(t, ok({ 'x-site': 'specific' }));
   const fallback = await startOrigin(t, ok({ 'x-site': 'fallback' }));
