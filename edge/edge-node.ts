@@ -5,7 +5,7 @@ import type { StrataConfig } from '../shared/config/config.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { Metrics } from '../shared/metrics.js';
 import { ServiceGroup, type Service } from '../shared/service.js';
-import { MemoryStore } from '../shared/cache/memory-store.js';
+import { buildStore, openStore, tierStats } from '../shared/cache/build-store.js';
 import type { CacheStore } from '../shared/cache/store.js';
 import { Pipeline } from '../shared/http/pipeline.js';
 import { Router } from '../shared/http/router.js';
@@ -33,13 +33,8 @@ export class EdgeNode {
   constructor(config: StrataConfig, options: EdgeNodeOptions = {}) {
     this.config = config;
     this.log = options.log ?? createLogger({ level: config.log.level, node: config.node.id });
-    const memory = new MemoryStore({
-      maxBytes: config.cache.memory.maxBytes,
-      maxObjectBytes: config.cache.memory.maxObjectBytes,
-      maxVariants: config.cache.maxVariants,
-    });
-    this.store = memory;
-    this.metrics = new Metrics(() => ({ memory: memory.stats() }));
+    this.metrics = new Metrics(() => tierStats(this.store));
+    this.store = buildStore(config, this.log, this.metrics);
     this.router = new Router(config.sites, config.upstream);
     this.pipeline = new Pipeline({
       config,
@@ -57,7 +52,11 @@ export class EdgeNode {
       start: async () => {},
       stop: () => this.router.close(),
     };
-    const store: Service = { name: 'store', start: async () => {}, stop: () => this.store.close() };
+    const store: Service = {
+      name: 'store',
+      start: () => openStore(this.store),
+      stop: () => this.store.close(),
+    };
     this.services = new ServiceGroup([store, upstreams, this.admin, this.http]);
   }
 

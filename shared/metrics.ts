@@ -52,6 +52,22 @@ export class Metrics {
     labelNames: ['code'] as const,
     registers: [this.registry],
   });
+  readonly diskWritesSkipped = new Counter({
+    name: 'strata_disk_writes_skipped_total',
+    help: 'Disk tier writes not made, by reason (queue-full, disabled after a write error, too-large).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly diskCorruptObjects = new Counter({
+    name: 'strata_disk_corrupt_objects_total',
+    help: 'Disk tier objects that failed their checksums (or whose record was unreadable) and were deleted.',
+    registers: [this.registry],
+  });
+  readonly diskWriteErrors = new Counter({
+    name: 'strata_disk_write_errors_total',
+    help: 'Disk tier write failures; each turns disk writes off for cache.disk.writeRetry.',
+    registers: [this.registry],
+  });
 
   /** Label-bound counters per outcome and status, so counting a request hashes no labels. */
   private readonly requestCounters = new Map<

@@ -69,8 +69,13 @@ export class MemoryStore implements CacheStore {
     return true;
   }
 
-  async purge(selector: PurgeSelector, soft: boolean): Promise<number> {
-    if (selector.kind === 'all' && !soft) {
+  /** `visit`, if given, is called with each stored variant the purge touched. */
+  async purge(
+    selector: PurgeSelector,
+    soft: boolean,
+    visit?: (key: string, variant: string) => void,
+  ): Promise<number> {
+    if (selector.kind === 'all' && !soft && !visit) {
       const n = this.objectCount;
       this.lru.clear();
       return n;
@@ -87,6 +92,7 @@ export class MemoryStore implements CacheStore {
         if (!selects(selector, v.meta, host)) keep.push(v);
         else {
           changed++;
+          visit?.(key, v.meta.variant);
           if (soft) keep.push({ meta: { ...v.meta, invalidated: true }, body: v.body });
         }
       }

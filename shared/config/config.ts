@@ -87,6 +87,28 @@ const configSchema = obj({
     heuristicFraction: withDefault(num(0, 1), 0.1),
     /** Upper bound of a heuristic freshness lifetime. */
     heuristicMax: withDefault(duration(), 86_400_000),
+    /** The disk tier under memory (docs/disk-tier.md); absent: memory only. */
+    disk: optional(
+      obj({
+        /** LevelDB directory, created if missing; one node per directory. */
+        path: str(),
+        maxBytes: size(1024 * 1024),
+        maxObjectBytes: withDefault(size(1), 64 * 1024 ** 2),
+        /** Body chunk size; a Range reads only the chunks it needs. */
+        chunkBytes: withDefault(size(4096), 256 * 1024),
+        /** At start, a database that cannot be opened stops the node, or it runs memory-only. */
+        onOpenError: withDefault(oneOf('fail', 'memory-only'), 'fail'),
+        /** Write-behind queue from memory to disk; when full, disk writes are skipped and counted. */
+        writeQueue: obj({
+          maxObjects: withDefault(int(1, 1_000_000), 1024),
+          maxBytes: withDefault(size(0), 64 * 1024 ** 2),
+        }),
+        /** After a failed write (full disk, I/O error), disk writes stay off this long. */
+        writeRetry: withDefault(duration(1), 30_000),
+        /** How often last-access times (the LRU order kept across restarts) are persisted. */
+        accessFlush: withDefault(duration(100), 60_000),
+      }),
+    ),
   }),
   server: obj({
     headersTimeout: withDefault(duration(100), 10_000),
@@ -129,6 +151,18 @@ const checkedConfig = refine(configSchema, (config, path, problems) => {
       path: join(path, 'cache.memory.maxObjectBytes'),
       message: `must not exceed cache.memory.maxBytes (${mem.maxObjectBytes} > ${mem.maxBytes})`,
     });
+  const disk = config.cache?.disk;
+  if (
+    disk?.maxObjectBytes !== undefined &&
+    disk.maxBytes !== undefined &&
+    disk.maxObjectBytes > disk.maxBytes
+  )
+    problems.push({
+      path: join(path, 'cache.disk.maxObjectBytes'),
+      message: `must not exceed cache.disk.maxBytes (${disk.maxObjectBytes} > ${disk.maxBytes})`,
+    });
+  if (disk?.chunkBytes !== undefined && disk.chunkBytes > 64 * 1024 ** 2)
+    problems.push({ path: join(path, 'cache.disk.chunkBytes'), message: 'must not exceed 64MiB' });
   const server = config.server;
   if (server?.headersTimeout !== undefined && server.requestTimeout < server.headersTimeout)
     problems.push({

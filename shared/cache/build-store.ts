@@ -1,0 +1,54 @@
+// Builds the cache store a config asks for (memory alone, or memory over disk), opens it at
+// start, and reports per-tier figures for metrics. Used by every node role.
+
+import type { StrataConfig } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { DiskStore, type DiskEvents } from './disk-store.js';
+import { MemoryStore } from './memory-store.js';
+import type { CacheStore, StoreStats } from './store.js';
+import { TieredStore } from './tiered-store.js';
+
+export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics): CacheStore {
+  const { cache } = config;
+  const memory = {
+    maxBytes: cache.memory.maxBytes,
+    maxObjectBytes: cache.memory.maxObjectBytes,
+    maxVariants: cache.maxVariants,
+  };
+  const disk = cache.disk;
+  if (!disk) return new MemoryStore(memory);
+  const events: DiskEvents = {
+    corrupt: () => metrics.diskCorruptObjects.inc(),
+    writeError: () => metrics.diskWriteErrors.inc(),
+    writeSkipped: (reason) => metrics.diskWritesSkipped.inc({ reason }),
+  };
+  return new TieredStore({
+    memory,
+    disk: new DiskStore({
+      path: disk.path,
+      maxBytes: disk.maxBytes,
+      maxObjectBytes: disk.maxObjectBytes,
+      maxVariants: cache.maxVariants,
+      chunkBytes: disk.chunkBytes,
+      writeRetryMs: disk.writeRetry,
+      accessFlushMs: disk.accessFlush,
+      log,
+      events,
+    }),
+    writeQueue: disk.writeQueue,
+    onOpenError: disk.onOpenError,
+    log,
+    events,
+  });
+}
+
+/** Runs at start: opens the disk tier when there is one (see cache.disk.onOpenError). */
+export async function openStore(store: CacheStore): Promise<void> {
+  if (store instanceof TieredStore) await store.open();
+}
+
+/** Objects and bytes per tier, for the strata_cache_* gauges. */
+export function tierStats(store: CacheStore): Record<string, StoreStats> {
+  return store instanceof TieredStore ? store.tiers() : { memory: store.stats() };
+}

@@ -1,0 +1,94 @@
+// Bodies on disk: split into fixed-size CRC-32 checksummed chunks when written, and read back
+// chunk by chunk (only those a range needs), each verified before a byte of it is yielded.
+
+import { crc32 } from 'node:zlib';
+import { StrataError } from '../errors.js';
+import { chunkKey, type BodyLayout } from './disk-layout.js';
+import type { StoredBody } from './store.js';
+
+/** Why a stored body could not be read back as written. */
+export type Damage = 'checksum' | 'length' | 'missing';
+
+/** What a DiskBody needs from its store. */
+export interface ChunkSource {
+  /** Chunk values gte..lte of one body, in key order, from one snapshot. */
+  range(gte: Buffer, lte: Buffer): AsyncIterable<[Buffer, Buffer]>;
+  /**
+   * Called when a chunk is missing, short or fails its checksum. The store decides whether
+   * the object is damaged (deleted and counted: STORE_CORRUPT) or was replaced while this
+   * read began (STORE_FAILED), and returns the error to throw.
+   */
+  damaged(layout: BodyLayout, index: number, why: Damage): Promise<StrataError>;
+  /** Counts chunk reads (tests assert a Range reads only the chunks it needs). */
+  readChunk(): void;
+}
+
+export function checksum(chunk: Uint8Array): number {
+  return crc32(chunk);
+}
+
+/** A body stored in chunks. Never holds the body whole: memory is one chunk per reader. */
+export class DiskBody implements StoredBody {
+  readonly buffer = undefined;
+
+  constructor(
+    readonly size: number,
+    private readonly layout: BodyLayout,
+    private readonly source: ChunkSource,
+  ) {}
+
+  read(start = 0, end = this.size - 1): AsyncIterable<Buffer> {
+    return this.chunks(Math.max(0, start), Math.min(end, this.size - 1));
+  }
+
+  private async *chunks(start: number, end: number): AsyncGenerator<Buffer> {
+    if (end < start) return;
+    const { id, chunkBytes, sums } = this.layout;
+    const first = Math.floor(start / chunkBytes);
+    const last = Math.floor(end / chunkBytes);
+    let expected = first;
+    try {
+      for await (const [key, value] of this.source.range(chunkKey(id, first), chunkKey(id, last))) {
+        this.source.readChunk();
+        const index = expected++;
+        if (!key.equals(chunkKey(id, index))) throw await this.source.damaged(this.layout, index, 'missing');
+        const length = index === sums.length - 1 ? this.size - index * chunkBytes : chunkBytes;
+        if (value.length !== length) throw await this.source.damaged(this.layout, index, 'length');
+        if (checksum(value) !== sums[index]) throw await this.source.damaged(this.layout, index, 'checksum');
+        const from = index === first ? start - index * chunkBytes : 0;
+        const to = index === last ? end - index * chunkBytes + 1 : value.length;
+        yield from === 0 && to === value.length ? value : value.subarray(from, to);
+      }
+    } catch (err) {
+      // LevelDB's own block checksums failed under us: the same as a bad chunk of ours.
+      if (err instanceof StrataError && err.context.levelCode === 'LEVEL_CORRUPTION')
+        throw await this.source.damaged(this.layout, expected, 'checksum');
+      throw err;
+    }
+    if (expected !== last + 1) throw await this.source.damaged(this.layout, expected, 'missing');
+  }
+}
+
+/** Re-slices a byte stream into chunks of exactly `chunkBytes` (the last may be shorter). */
+export async function* rechunk(source: AsyncIterable<Buffer>, chunkBytes: number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const piece of source) {
+    let data = piece;
+    while (data.length > 0) {
+      const take = Math.min(chunkBytes - pendingBytes, data.length);
+      if (pendingBytes === 0 && take === chunkBytes) yield data.subarray(0, take);
+      else {
+        pending.push(data.subarray(0, take));
+        pendingBytes += take;
+        if (pendingBytes === chunkBytes) {
+          yield Buffer.concat(pending, pendingBytes);
+          pending = [];
+          pendingBytes = 0;
+        }
+      }
+      data = data.subarray(take);
+    }
+  }
+  if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}

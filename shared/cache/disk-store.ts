@@ -1,0 +1,568 @@
+// DiskStore: the disk tier on LevelDB. Objects are a metadata record plus checksummed body
+// chunks (layout in disk-layout.ts); an LRU index in memory bounds it by bytes. See docs/disk-tier.md.
+
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../log.js';
+import { StrataError } from '../errors.js';
+import { DiskDb, type DiskOp } from './disk-db.js';
+import { DiskIndex, type IndexEntry } from './disk-index.js';
+import { DiskBody, checksum, rechunk, type ChunkSource, type Damage } from './disk-body.js';
+import {
+  accessKey,
+  chunkKey,
+  decodeRecord,
+  idOfIndexKey,
+  idOfMetaKey,
+  metaKey,
+  objectId,
+  pendingKey,
+  prefixRange,
+  ranges,
+  type BodyLayout,
+  type ObjectRecord,
+} from './disk-layout.js';
+import { chunkDeletions, entryOf, insertOps, removalOps, rewriteOps } from './disk-ops.js';
+import { prepare } from './disk-open.js';
+import { hostOfKey } from './key.js';
+import {
+  objectBytes,
+  selects,
+  type CacheStore,
+  type CachedObject,
+  type ObjectMeta,
+  type PurgeSelector,
+  type StoreStats,
+} from './store.js';
+
+/** Why a disk write was not made. */
+export type DiskSkipReason = 'too-large' | 'disabled' | 'queue-full';
+
+/** What the disk tier reports to metrics. */
+export interface DiskEvents {
+  /** An object failed its checksums (or its record was unreadable) and was deleted. */
+  corrupt(): void;
+  /** A write failed; writes are off until the retry delay has passed. */
+  writeError(): void;
+  writeSkipped(reason: DiskSkipReason): void;
+}
+
+/** Called with each stored variant a purge touched. */
+export type PurgeVisitor = (key: string, variant: string) => void;
+
+export interface DiskStoreOptions {
+  path: string;
+  maxBytes: number;
+  maxObjectBytes: number;
+  maxVariants: number;
+  /** Body chunk size; default 256 KiB. Persisted per object, so it may change between runs. */
+  chunkBytes?: number;
+  /** After a failed write, how long writes stay off before the database is reopened; default 30 s. */
+  writeRetryMs?: number;
+  /** How often access times are persisted (they are also persisted at close); default 60 s. */
+  accessFlushMs?: number;
+  clock?: () => number;
+  log?: Logger;
+  events?: Partial<DiskEvents>;
+  /**
+   * Runs after an object's chunks are written and before its metadata commit. For crash tests:
+   * a process killed here leaves exactly the partial object the start-up sweep must remove.
+   */
+  beforeCommit?: (meta: ObjectMeta) => Promise<void>;
+}
+
+/** A put in progress. A purge or 304 update arriving meanwhile is applied at its commit. */
+interface WriteJob {
+  meta: ObjectMeta;
+  cancelled: boolean;
+}
+
+const defaultChunkBytes = 256 * 1024;
+/** Chunks are written in batches of about this many bytes before the metadata commit. */
+const chunkBatchBytes = 4 * 1024 * 1024;
+
+export class DiskStore implements CacheStore {
+  readonly name = 'disk';
+  readonly path: string;
+  private db: DiskDb | undefined;
+  private index = new DiskIndex();
+  private readonly chunkBytes: number;
+  private readonly writeRetryMs: number;
+  private readonly clock: () => number;
+  private readonly events: Partial<DiskEvents>;
+  /** Index-changing operations run one at a time, so the index always matches the database. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly jobs = new Set<WriteJob>();
+  private readonly writes = new Set<Promise<void>>();
+  /** Writes are off until this time after a failure; undefined while writes are on. */
+  private writesOffUntilMs: number | undefined;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private lastStoredMs = 0;
+  /** Chunks read since open (tests assert a Range reads only what it needs). */
+  chunksRead = 0;
+  /** Partial bodies removed by the last open's sweep. */
+  swept = 0;
+
+  constructor(private readonly options: DiskStoreOptions) {
+    this.path = options.path;
+    this.chunkBytes = options.chunkBytes ?? defaultChunkBytes;
+    this.writeRetryMs = options.writeRetryMs ?? 30_000;
+    this.clock = options.clock ?? Date.now;
+    this.events = options.events ?? {};
+  }
+
+  /**
+   * Opens the database at start: checks its format, removes partial objects left by a crash and
+   * rebuilds the index. Throws STORE_FAILED naming the path when it cannot be opened.
+   */
+  async open(): Promise<void> {
+    const db = await DiskDb.open(this.path);
+    try {
+      const prepared = await prepare(db);
+      this.index = prepared.index;
+      this.swept = prepared.swept;
+      for (let i = 0; i < prepared.damaged; i++) this.events.corrupt?.();
+      this.options.log?.info(
+        { path: this.path, objects: this.index.size, bytes: this.index.bytes, swept: prepared.swept },
+        'disk tier opened',
+      );
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+    this.db = db;
+    this.closing = false;
+    const flushMs = this.options.accessFlushMs ?? 60_000;
+    this.flushTimer = setInterval(() => {
+      this.flushAccess().catch((err: unknown) => this.writeFailed(err));
+    }, flushMs);
+    this.flushTimer.unref();
+  }
+
+  /** Whether the index holds the key; answers without touching the disk. */
+  variantCount(key: string): number {
+    return this.db ? (this.index.variantsOf(key)?.length ?? 0) : 0;
+  }
+
+  /** A miss answers synchronously from the index; a hit reads the metadata records. */
+  variants(key: string): readonly CachedObject[] | undefined | Promise<readonly CachedObject[] | undefined> {
+    const entries = this.db && this.index.variantsOf(key);
+    if (!entries) return undefined;
+    return this.load(entries.map((e) => e.id));
+  }
+
+  /** Marks a variant as used (the tiered store calls it when memory lets the object go). */
+  touch(key: string, variant: string): void {
+    this.index.touch(objectId(key, variant), this.clock());
+  }
+
+  has(key: string, variant: string): boolean {
+    return this.index.get(objectId(key, variant)) !== undefined;
+  }
+
+  /**
+   * Writes chunks first (under a pending record), then the metadata in one batch with the
+   * index records and the removal of what it replaces. Failures are logged and counted here;
+   * the promise rejects only for programming errors.
+   */
+  put(object: CachedObject): Promise<void> {
+    const write = this.write(object).finally(() => this.writes.delete(write));
+    this.writes.add(write);
+    return write;
+  }
+
+  async updateMeta(meta: ObjectMeta): Promise<boolean> {
+    const id = objectId(meta.key, meta.variant);
+    let queued = false;
+    for (const job of this.jobs) {
+      if (objectId(job.meta.key, job.meta.variant) === id) {
+        job.meta = { ...meta, size: job.meta.size };
+        queued = true;
+      }
+    }
+    return this.exclusive(async () => {
+      const db = this.db;
+      const before = this.index.get(id);
+      if (!db || !before || !this.writesOn()) return queued;
+      const record = decodeRecord((await db.get(metaKey(id))) ?? Buffer.alloc(0));
+      if (!record) return queued;
+      const next: ObjectRecord = { ...record, meta: { ...meta, size: record.meta.size } };
+      const after = entryOf(next, this.clock());
+      try {
+        await db.batch(rewriteOps(before, next, after));
+      } catch (err) {
+        this.writeFailed(err);
+        return queued;
+      }
+      this.index.add(after);
+      return true;
+    });
+  }
+
+  async purge(selector: PurgeSelector, soft: boolean, visit?: PurgeVisitor): Promise<number> {
+    // Puts in progress commit after this purge: apply it to them too, or they would resurrect.
+    for (const job of this.jobs) {
+      if (!selects(selector, job.meta, hostOfKey(job.meta.key))) continue;
+      if (soft) job.meta = { ...job.meta, invalidated: true };
+      else job.cancelled = true;
+    }
+    return this.exclusive(async () => {
+      const db = this.db;
+      if (!db) return 0;
+      const entries = await this.matching(db, selector);
+      for (const e of entries) visit?.(e.key, e.variant);
+      if (entries.length === 0) return 0;
+      try {
+        if (soft) await this.invalidate(db, entries);
+        else if (selector.kind === 'all') await this.wipe(db);
+        else await this.remove(db, entries);
+      } catch (err) {
+        this.writeFailed(err);
+        throw err;
+      }
+      return entries.length;
+    });
+  }
+
+  stats(): StoreStats {
+    return { objects: this.index.size, bytes: this.index.bytes };
+  }
+
+  /** Waits for puts in progress, persists access times and closes the database. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.flushTimer);
+    await Promise.allSettled([...this.writes]);
+    await this.exclusive(async () => {
+      const db = this.db;
+      if (!db) return;
+      try {
+        await this.persistAccess(db);
+      } catch (err) {
+        this.options.log?.warn({ err, path: this.path }, 'disk tier: access times not persisted');
+      }
+      this.db = undefined;
+      this.index.clear();
+      await db.close();
+    });
+  }
+
+  // ---- reads ----
+
+  private async load(ids: string[]): Promise<readonly CachedObject[] | undefined> {
+    const db = this.db;
+    if (!db) return undefined;
+    let values: (Buffer | undefined)[];
+    try {
+      values = await db.getMany(ids.map(metaKey));
+    } catch (err) {
+      // A read failure is a miss: the node goes on from memory and the origin.
+      this.options.log?.warn({ err, path: this.path }, 'disk tier read failed');
+      return undefined;
+    }
+    const found: CachedObject[] = [];
+    const now = this.clock();
+    values.forEach((value, i) => {
+      if (value === undefined) return; // removed since the index was read
+      const record = decodeRecord(value);
+      if (!record) {
+        void this.dropDamaged(ids[i], 'record');
+        return;
+      }
+      this.index.touch(ids[i], now);
+      const body = new DiskBody(record.meta.size, record.body, this.sourceFor(ids[i]));
+      found.push({ meta: record.meta, body });
+    });
+    return found.length > 0 ? found : undefined;
+  }
+
+  private sourceFor(id: string): ChunkSource {
+    return {
+      range: (gte, lte) => {
+        if (!this.db) throw new StrataError('STORE_FAILED', 'the disk tier is closed', { path: this.path });
+        return this.db.snapshotRange(gte, lte);
+      },
+      damaged: (layout, index, why) => this.damaged(id, layout, index, why),
+      readChunk: () => {
+        this.chunksRead++;
+      },
+    };
+  }
+
+  /**
+   * A chunk did not read back as written. If the object still has this body, it is damaged:
+   * deleted, logged and counted (STORE_CORRUPT). If it was replaced or removed after this read
+   * looked it up, the read is simply stale (STORE_FAILED), and nothing is wrong on disk.
+   */
+  private async damaged(id: string, layout: BodyLayout, chunk: number, why: Damage): Promise<StrataError> {
+    const key = id.slice(0, id.indexOf('\0'));
+    if (this.index.get(id)?.bodyId !== layout.id)
+      return new StrataError('STORE_FAILED', 'stored object changed while it was read', { key });
+    await this.dropDamaged(id, why, chunk);
+    return new StrataError('STORE_CORRUPT', undefined, { key, chunk, why, path: this.path });
+  }
+
+  private async dropDamaged(id: string, why: Damage | 'record', chunk?: number): Promise<void> {
+    this.options.log?.warn(
+      { code: 'STORE_CORRUPT', key: id.slice(0, id.indexOf('\0')), chunk, why, path: this.path },
+      'disk tier: damaged object deleted',
+    );
+    this.events.corrupt?.();
+    await this.exclusive(async () => {
+      const db = this.db;
+      const entry = this.index.get(id);
+      const ops: DiskOp[] = entry
+        ? removalOps(entry)
+        : [
+            { type: 'del', key: metaKey(id) },
+            { type: 'del', key: accessKey(id) },
+          ];
+      try {
+        await db?.batch(ops);
+        if (entry) this.index.remove(id);
+      } catch (err) {
+        this.writeFailed(err);
+      }
+    });
+  }
+
+  // ---- writes ----
+
+  private async write(object: CachedObject): Promise<void> {
+    const meta = object.meta;
+    const size = object.body.size;
+    if (this.closing) return;
+    if (size > this.options.maxObjectBytes || objectBytes(object) > this.options.maxBytes) {
+      this.events.writeSkipped?.('too-large');
+      return;
+    }
+    if (!(await this.writable())) {
+      this.events.writeSkipped?.('disabled');
+      return;
+    }
+    if (!this.db) return;
+    const job: WriteJob = { meta, cancelled: false };
+    this.jobs.add(job);
+    try {
+      await this.writeJob(job, object);
+    } catch (err) {
+      this.writeFailed(err);
+    } finally {
+      this.jobs.delete(job);
+    }
+  }
+
+  private async writeJob(job: WriteJob, object: CachedObject): Promise<void> {
+    const bodyId = randomBytes(8).toString('hex');
+    const sums: number[] = [];
+    let ops: DiskOp[] = [];
+    let opsBytes = 0;
+    let pending = false;
+    let size = 0;
+    for await (const chunk of rechunk(object.body.read(), this.chunkBytes)) {
+      if (job.cancelled) break;
+      ops.push({ type: 'put', key: chunkKey(bodyId, sums.length), value: chunk });
+      sums.push(checksum(chunk));
+      size += chunk.length;
+      opsBytes += chunk.length;
+      if (opsBytes >= chunkBatchBytes) {
+        if (!pending) ops.unshift({ type: 'put', key: pendingKey(bodyId), value: Buffer.alloc(0) });
+        pending = true;
+        await this.requireDb().batch(ops);
+        ops = [];
+        opsBytes = 0;
+      }
+    }
+    if (!job.cancelled && size !== object.body.size) {
+      job.cancelled = true;
+      this.options.log?.warn(
+        { key: job.meta.key, size, expected: object.body.size },
+        'disk tier: short body',
+      );
+    }
+    if (!job.cancelled) await this.options.beforeCommit?.(job.meta);
+    await this.exclusive(() =>
+      this.commit(job, { id: bodyId, chunkBytes: this.chunkBytes, sums }, ops, pending),
+    );
+  }
+
+  /** Makes the object visible: one batch with its last chunks, record, index records and removals. */
+  private async commit(job: WriteJob, body: BodyLayout, chunkOps: DiskOp[], pending: boolean): Promise<void> {
+    const db = this.requireDb();
+    if (job.cancelled) {
+      // Purged while it was written: remove what was written, never show it.
+      if (pending)
+        await db.batch([
+          ...chunkDeletions(body.id, body.sums.length),
+          { type: 'del', key: pendingKey(body.id) },
+        ]);
+      return;
+    }
+    // Strictly increasing, so variants keep their order across restarts.
+    const storedMs = Math.max(this.clock(), this.lastStoredMs + 0.001);
+    this.lastStoredMs = storedMs;
+    const record: ObjectRecord = { v: 1, meta: job.meta, body, storedMs };
+    const entry = entryOf(record, this.clock());
+    const replaced = this.replaced(entry);
+    const ops = replaced.flatMap(removalOps);
+    ops.push(...chunkOps, ...insertOps(record, entry));
+    if (pending) ops.push({ type: 'del', key: pendingKey(body.id) });
+    await db.batch(ops);
+    for (const e of replaced) this.index.remove(e.id);
+    this.index.add(entry);
+    await this.evict(db, entry.id);
+  }
+
+  /** The variant this one replaces, and the oldest siblings past maxVariants. */
+  private replaced(entry: IndexEntry): IndexEntry[] {
+    const out: IndexEntry[] = [];
+    const old = this.index.get(entry.id);
+    if (old) out.push(old);
+    const siblings = (this.index.variantsOf(entry.key) ?? []).filter((e) => e.id !== entry.id);
+    out.push(...siblings.slice(Math.max(0, this.options.maxVariants - 1)));
+    return out;
+  }
+
+  /** Evicts least recently used objects until the store is within maxBytes (keeps `keep`). */
+  private async evict(db: DiskDb, keep: string): Promise<void> {
+    let bytes = this.index.bytes;
+    if (bytes <= this.options.maxBytes) return;
+    const victims: IndexEntry[] = [];
+    for (const e of this.index.oldest()) {
+      if (bytes <= this.options.maxBytes) break;
+      if (e.id === keep) continue;
+      victims.push(e);
+      bytes -= e.bytes;
+    }
+    await this.remove(db, victims);
+  }
+
+  private async remove(db: DiskDb, entries: readonly IndexEntry[]): Promise<void> {
+    // Bounded batches: a large purge never builds one huge write.
+    for (let i = 0; i < entries.length; i += 256) {
+      const group = entries.slice(i, i + 256);
+      await db.batch(group.flatMap(removalOps));
+      for (const e of group) this.index.remove(e.id);
+    }
+  }
+
+  /** Purge all (hard): clears every object range; pending bodies stay for their writers. */
+  private async wipe(db: DiskDb): Promise<void> {
+    for (const prefix of ['v1:m:', 'v1:a:', 'v1:t:', 'v1:h:']) await db.clear(prefixRange(prefix));
+    for (const e of [...this.index.oldest()]) await db.clear(ranges.chunks(e.bodyId));
+    this.index.clear();
+  }
+
+  /** Soft purge: the records are rewritten with `invalidated` (stale from now on). */
+  private async invalidate(db: DiskDb, entries: readonly IndexEntry[]): Promise<void> {
+    const values = await db.getMany(entries.map((e) => metaKey(e.id)));
+    const ops: DiskOp[] = [];
+    values.forEach((value, i) => {
+      const record = value && decodeRecord(value);
+      if (!record) return;
+      const next: ObjectRecord = { ...record, meta: { ...record.meta, invalidated: true } };
+      ops.push(...rewriteOps(entries[i], next, entries[i]));
+    });
+    await db.batch(ops);
+  }
+
+  /** The stored variants a selector matches, found through the index records. */
+  private async matching(db: DiskDb, selector: PurgeSelector): Promise<IndexEntry[]> {
+    const ids: string[] = [];
+    switch (selector.kind) {
+      case 'url':
+        return [...(this.index.variantsOf(selector.key) ?? [])];
+      case 'all':
+        return [...this.index.oldest()];
+      case 'prefix':
+        for await (const k of db.keys(ranges.metaPrefix(selector.prefix))) ids.push(idOfMetaKey(k));
+        break;
+      case 'host':
+        for await (const k of db.keys(ranges.host(selector.host))) ids.push(idOfIndexKey(k));
+        break;
+      case 'tag':
+        for await (const k of db.keys(ranges.tag(selector.tag))) ids.push(idOfIndexKey(k));
+        break;
+    }
+    return ids.map((id) => this.index.get(id)).filter((e): e is IndexEntry => e !== undefined);
+  }
+
+  // ---- faults, access times, serialisation ----
+
+  private writesOn(): boolean {
+    return this.writesOffUntilMs === undefined;
+  }
+
+  /**
+   * Whether a write may go ahead. After a failure writes stay off for writeRetryMs; then the
+   * database is reopened (LevelDB keeps a failed write as a sticky error until it is reopened).
+   */
+  private async writable(): Promise<boolean> {
+    if (this.writesOffUntilMs === undefined) return true;
+    if (this.clock() < this.writesOffUntilMs) return false;
+    return this.exclusive(() => this.reopen());
+  }
+
+  private async reopen(): Promise<boolean> {
+    if (this.writesOffUntilMs === undefined) return true;
+    if (this.clock() < this.writesOffUntilMs) return false;
+    const old = this.db;
+    this.db = undefined;
+    try {
+      await old?.close();
+      const db = await DiskDb.open(this.path);
+      const prepared = await prepare(db).catch(async (err: unknown) => {
+        await db.close();
+        throw err;
+      });
+      this.index = prepared.index;
+      this.db = db;
+      this.writesOffUntilMs = undefined;
+      this.options.log?.info({ path: this.path, objects: this.index.size }, 'disk tier writes back on');
+      return true;
+    } catch (err) {
+      this.writesOffUntilMs = this.clock() + this.writeRetryMs;
+      this.options.log?.error({ err, path: this.path }, 'disk tier still failing; memory only for now');
+      return false;
+    }
+  }
+
+  private writeFailed(err: unknown): void {
+    const first = this.writesOffUntilMs === undefined;
+    this.writesOffUntilMs = this.clock() + this.writeRetryMs;
+    this.events.writeError?.();
+    if (first) {
+      const e = StrataError.from(err);
+      this.options.log?.error(
+        { code: e.code, err: e.message, path: this.path, retryMs: this.writeRetryMs },
+        'disk tier write failed; disk writes off, serving from memory',
+      );
+    }
+  }
+
+  private flushAccess(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.db && this.writesOn()) await this.persistAccess(this.db);
+    });
+  }
+
+  private async persistAccess(db: DiskDb): Promise<void> {
+    const ops: DiskOp[] = this.index.takeDirty().map((e) => ({
+      type: 'put',
+      key: accessKey(e.id),
+      value: Buffer.from(String(e.accessMs)),
+    }));
+    await db.batch(ops);
+  }
+
+  private requireDb(): DiskDb {
+    if (!this.db) throw new StrataError('STORE_FAILED', 'the disk tier is closed', { path: this.path });
+    return this.db;
+  }
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}
