@@ -116,7 +116,7 @@ export class Pipeline {
       req,
       res,
       id: this.idPrefix + (++this.seq).toString(36),
-      startMs: this.clock(),
+      startMs: performance.now(),
       method: req.method ?? 'GET',
       site: undefined as unknown as Site,
       host: '',
@@ -283,6 +283,7 @@ export class Pipeline {
     if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
     if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
     const requestTimeMs = this.clock();
+    const sentAt = performance.now();
     let up: UpstreamResponse;
     try {
       up = await this.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
@@ -301,8 +302,7 @@ export class Pipeline {
       throw err;
     }
     const responseTimeMs = this.clock();
-    const upstreamMs = responseTimeMs - requestTimeMs;
-    this.observeUpstream(ctx, up.status, upstreamMs);
+    const upstreamMs = this.observeUpstream(ctx, up.status, sentAt);
     if (stale && up.status === 304) {
       up.body.resume();
       const object = refreshObject(
@@ -433,13 +433,20 @@ export class Pipeline {
       if (length > this.config.server.maxBodyBytes) throw new StrataError('REQUEST_BODY_TOO_LARGE');
       body = limitBody(req, this.config.server.maxBodyBytes);
     }
-    const start = this.clock();
+    // A client that leaves before the answer cancels the upstream request (a fill, in contrast,
+    // carries on for the cache).
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!ctx.res.writableFinished) abort.abort();
+    };
+    ctx.res.once('close', onClose);
+    const sentAt = performance.now();
     const up = await this.send(
       ctx.site,
-      { method: ctx.method, path: ctx.target, headers, body },
+      { method: ctx.method, path: ctx.target, headers, body, signal: abort.signal },
       idempotentMethods.has(ctx.method) && !hasBody,
     );
-    this.observeUpstream(ctx, up.status, this.clock() - start);
+    this.observeUpstream(ctx, up.status, sentAt);
     ctx.outcome.fwdStatus = up.status;
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
@@ -517,9 +524,12 @@ export class Pipeline {
     return headers;
   }
 
-  private observeUpstream(ctx: RequestContext, status: number, ms: number): void {
+  /** Records the time to upstream headers (a duration: monotonic clock, not the cache clock). */
+  private observeUpstream(ctx: RequestContext, status: number, sentAt: number): number {
+    const ms = performance.now() - sentAt;
     ctx.upstreamMs = ms;
     this.metrics.upstreamSeconds.observe({ status_class: `${Math.floor(status / 100)}xx` }, ms / 1000);
+    return ms;
   }
 
   /** Runs an async phase; its failure ends the request through respondError. */
@@ -537,24 +547,26 @@ export class Pipeline {
       return;
     }
     const body = `${err.status} ${err.message}\nrequest id: ${ctx.id}\n`;
-    res.writeHead(err.status === 499 ? 400 : err.status, {
+    ctx.outcome.fwd ??= 'bypass';
+    ctx.outcome.detail = undefined;
+    const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
-      'cache-status': cacheStatus(this.nodeId, {
-        ...ctx.outcome,
-        detail: undefined,
-        fwd: ctx.outcome.fwd ?? 'bypass',
-      }),
+      'cache-status': cacheStatus(this.nodeId, ctx.outcome),
       'x-request-id': ctx.id,
       via: this.via,
-    });
+    };
+    // A request body left unread (say, over the size limit) is not worth reading: close instead.
+    if (!ctx.req.complete) headers.connection = 'close';
+    res.writeHead(err.status === 499 ? 400 : err.status, headers);
     res.end(ctx.method === 'HEAD' ? undefined : body);
   }
 
   /** Runs when the response is done or the client went away: metrics and the access log. */
   private finish(ctx: RequestContext): void {
-    const status = ctx.res.statusCode;
+    // A client that left before any response is counted as 499 (nginx's "client closed request").
+    const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
     const label = outcomeLabel(ctx.outcome);
     this.metrics.countRequest(label, status, ctx.bytes);
     if (this.config.log.access) {
@@ -567,7 +579,7 @@ export class Pipeline {
           status,
           cache: label,
           bytes: ctx.bytes,
-          ms: this.clock() - ctx.startMs,
+          ms: Math.round((performance.now() - ctx.startMs) * 10) / 10,
           upstreamMs: ctx.upstreamMs,
           aborted: !ctx.res.writableFinished || undefined,
         },
