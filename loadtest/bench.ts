@@ -246,10 +246,12 @@ function report(
   results: ScenarioResult[],
 ): string {
   const worst = worstForeign(results);
+  const discarded = results.reduce((a, r) => a + r.discarded, 0);
   const lines = [
     ...machine,
     `after the run: load average ${loadavg()[0].toFixed(2)} (1 min); ` +
-      `other processes used at most ${(worst * 100).toFixed(1)}% of all CPU in any measured run`,
+      `other processes used at most ${(worst * 100).toFixed(1)}% of all CPU in any kept run` +
+      (discarded > 0 ? ` (${discarded} noisy run(s) done again)` : ''),
     `runs: ${options.rounds} round(s) of ${options.durationSec} s per target, warm-up ${options.warmupSec} s, ` +
       `${options.connections} connections, wrk -t1; edge access log ${options.accessLog ? 'on' : 'OFF'} (${edge.logFile})`,
     '',

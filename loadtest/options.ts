@@ -20,6 +20,8 @@ Options:
   --origin-delay MS    origin delay for the miss path (default 5)
   --access-log on|off  the edge's access log (default on, as deployed; off shows what logging costs)
   --wait-quiet SEC     first wait up to SEC for other processes to use under 5% of all CPU (default 0)
+  --retry-noisy N      run a measured run again (at most N times) when other processes used over 5%
+                       of all CPU during it (default 0: runs stay bounded; for a shared machine)
   --profile            run the edge under --cpu-prof and print its hottest functions
   --keep               keep the temp dir (configs, logs, profile)
   -h, --help           show this help`;
@@ -33,6 +35,7 @@ export interface BenchOptions {
   originDelayMs: number;
   accessLog: boolean;
   waitQuietSec: number;
+  retryNoisy: number;
   profile: boolean;
   keep: boolean;
   quick: boolean;
@@ -52,6 +55,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'origin-delay': { type: 'string' },
       'access-log': { type: 'string', default: 'on' },
       'wait-quiet': { type: 'string' },
+      'retry-noisy': { type: 'string' },
       profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -84,6 +88,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     originDelayMs: int('origin-delay', values['origin-delay'], 5, 0, 1000),
     accessLog: accessLog === 'on',
     waitQuietSec: int('wait-quiet', values['wait-quiet'], 0, 0, 3600),
+    retryNoisy: int('retry-noisy', values['retry-noisy'], 0, 0, 5),
     profile: values.profile,
     keep: values.keep || values.profile,
   };

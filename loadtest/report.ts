@@ -19,6 +19,8 @@ export interface ScenarioResult {
   connections: number;
   edge: Round[];
   ref: Round[];
+  /** Runs done again because other processes used the CPUs meanwhile (--retry-noisy). */
+  discarded: number;
   /** Findings from the edge's own counters, e.g. "hit=123456 other=0". */
   checks: string[];
 }
@@ -133,6 +135,8 @@ export function formatRounds(
     out.push(`${s.name}, ${s.connections} connections, edge vs ${s.reference}`);
     out.push(`  edge:   ${s.edge.map(round).join(', ')}`);
     out.push(`  ${s.reference.padEnd(6)}: ${s.ref.map(round).join(', ')}`);
+    if (s.discarded > 0)
+      out.push(`  noisy:  ${s.discarded} run(s) done again (other processes used the CPUs)`);
     for (const c of s.checks) out.push(`  check:  ${c}`);
   }
   return out.join('\n');

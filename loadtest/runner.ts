@@ -27,9 +27,13 @@ export interface Scenario {
   ref: Target;
   /** Runs before the measured rounds (after warm-up): e.g. reads the edge's counters. */
   before(): Promise<void>;
-  /** Runs after them: findings from the edge's counters, one line each. */
-  check(edgeRounds: Round[]): Promise<string[]>;
+  /** Runs after them: findings from the edge's counters, one line each; gets every edge run
+   *  since before(), the discarded noisy ones too. */
+  check(edgeRuns: Round[]): Promise<string[]>;
 }
+
+/** Share of all CPU that other processes may use during a run before it counts as noisy. */
+export const noisyShare = 0.05;
 
 export class Runner {
   private run = 0;
@@ -71,17 +75,39 @@ export class Runner {
       connections,
       edge: [],
       ref: [],
+      discarded: 0,
       checks: [],
     };
+    const edgeRuns: Round[] = [];
     for (let r = 0; r < this.options.rounds; r++) {
       const order: ('edge' | 'ref')[] = r % 2 === 0 ? ['edge', 'ref'] : ['ref', 'edge'];
       for (const which of order) {
-        result[which].push(await this.load(s[which], this.options.durationSec, connections));
-        process.stderr.write('.');
+        const round = await this.measured(s[which], connections, (noisy) => {
+          result.discarded++;
+          if (which === 'edge') edgeRuns.push(noisy);
+        });
+        result[which].push(round);
+        if (which === 'edge') edgeRuns.push(round);
       }
     }
     process.stderr.write('\n');
-    result.checks = await s.check(result.edge);
+    result.checks = await s.check(edgeRuns);
     return result;
+  }
+
+  /**
+   * One measured run. A run in which other processes used more than `noisyShare` of all CPU is
+   * done again, at most --retry-noisy times; the last attempt is kept whatever it shows.
+   */
+  private async measured(target: Target, connections: number, discard: (r: Round) => void): Promise<Round> {
+    for (let attempt = 0; ; attempt++) {
+      const round = await this.load(target, this.options.durationSec, connections);
+      if (attempt >= this.options.retryNoisy || (round.cpu?.foreign ?? 0) <= noisyShare) {
+        process.stderr.write('.');
+        return round;
+      }
+      process.stderr.write('x');
+      discard(round);
+    }
   }
 }
