@@ -9,6 +9,8 @@
 //   v1:t:<tag>\0<key>\0<variant>  -> ''                          tag -> object index (purge by tag)
 //   v1:h:<host>\0<key>\0<variant> -> ''                          host -> object index (purge by host)
 //   v1:p:<bodyId>                 -> ''                          a body being written (crash sweep)
+//   v1:r:<bodyId>                 -> ''                          a removed body whose chunks are
+//                                                                deleted after a grace delay
 // Meta keys sort by URL, so a purge by prefix is one range scan of v1:m:.
 
 import type { ObjectMeta } from './store.js';
@@ -22,6 +24,7 @@ const chunk = 'v1:c:';
 const tag = 'v1:t:';
 const host = 'v1:h:';
 const pending = 'v1:p:';
+const reclaim = 'v1:r:';
 
 /** The persisted description of one stored variant: its metadata and where its body is. */
 export interface ObjectRecord {
@@ -56,6 +59,7 @@ export const accessKey = (id: string): Buffer => Buffer.from(access + id);
 export const tagKey = (t: string, id: string): Buffer => Buffer.from(`${tag}${t}\0${id}`);
 export const hostKey = (h: string, id: string): Buffer => Buffer.from(`${host}${h}\0${id}`);
 export const pendingKey = (bodyId: string): Buffer => Buffer.from(pending + bodyId);
+export const reclaimKey = (bodyId: string): Buffer => Buffer.from(reclaim + bodyId);
 
 export function chunkKey(bodyId: string, index: number): Buffer {
   return Buffer.from(`${chunk}${bodyId}:${index.toString(16).padStart(8, '0')}`);
@@ -76,6 +80,7 @@ export const ranges = {
   meta: () => prefixRange(meta),
   access: () => prefixRange(access),
   pending: () => prefixRange(pending),
+  reclaim: () => prefixRange(reclaim),
   /** Meta records whose primary key starts with a URL prefix. */
   metaPrefix: (urlPrefix: string) => prefixRange(meta + urlPrefix),
   /** Meta records of every variant of one primary key. */
@@ -83,6 +88,7 @@ export const ranges = {
   tag: (t: string) => prefixRange(`${tag}${t}\0`),
   host: (h: string) => prefixRange(`${host}${h}\0`),
   chunks: (bodyId: string) => prefixRange(`${chunk}${bodyId}:`),
+  allChunks: () => prefixRange(chunk),
 };
 
 /** The object id in a meta or access key. */
@@ -96,6 +102,7 @@ export function idOfIndexKey(k: Buffer): string {
   return text.slice(text.indexOf('\0') + 1);
 }
 
+/** The body id in a pending or reclaim key. */
 export function bodyIdOfPendingKey(k: Buffer): string {
   return k.toString('utf8', pending.length);
 }

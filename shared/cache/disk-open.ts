@@ -13,6 +13,7 @@ import {
   idOfMetaKey,
   metaKey,
   ranges,
+  type KeyRange,
 } from './disk-layout.js';
 import { entryOf } from './disk-ops.js';
 
@@ -58,16 +59,24 @@ async function checkFormat(db: DiskDb): Promise<void> {
 /**
  * An object's chunks are written before its metadata, under a pending record written with the
  * first chunks and removed with the metadata commit. A pending record left at open means the
- * write was cut (crash, kill): its chunks belong to no visible object and are removed.
+ * write was cut (crash, kill): its chunks belong to no visible object and are removed. Reclaim
+ * records name bodies already removed whose chunks were still waiting for their grace delay.
  */
 async function sweepPending(db: DiskDb): Promise<number> {
-  const pending: Buffer[] = [];
-  for await (const key of db.keys(ranges.pending())) pending.push(key);
-  for (const key of pending) {
+  const cut = await sweep(db, ranges.pending());
+  await sweep(db, ranges.reclaim());
+  return cut;
+}
+
+/** Deletes the chunks of each body named in a range of pending or reclaim records, then the record. */
+async function sweep(db: DiskDb, range: KeyRange): Promise<number> {
+  const keys: Buffer[] = [];
+  for await (const key of db.keys(range)) keys.push(key);
+  for (const key of keys) {
     await db.clear(ranges.chunks(bodyIdOfPendingKey(key)));
     await db.batch([{ type: 'del', key }]);
   }
-  return pending.length;
+  return keys.length;
 }
 
 async function loadIndex(db: DiskDb): Promise<{ index: DiskIndex; damaged: number }> {

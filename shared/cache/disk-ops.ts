@@ -11,6 +11,7 @@ import {
   hostKey,
   metaKey,
   objectId,
+  reclaimKey,
   tagKey,
   type ObjectRecord,
 } from './disk-layout.js';
@@ -46,7 +47,10 @@ export function insertOps(record: ObjectRecord, entry: IndexEntry): DiskOp[] {
   return ops;
 }
 
-/** Deletes the object: its record first (it disappears at once), then everything it owns. */
+/**
+ * Deletes the object: its record (it disappears at once) and its index records. Its chunks are
+ * left for the Reclaimer, under a reclaim record, so a read already under way can finish.
+ */
 export function removalOps(entry: IndexEntry): DiskOp[] {
   const ops: DiskOp[] = [
     { type: 'del', key: metaKey(entry.id) },
@@ -54,7 +58,7 @@ export function removalOps(entry: IndexEntry): DiskOp[] {
     { type: 'del', key: hostKey(hostOfKey(entry.key), entry.id) },
   ];
   for (const tag of entry.tags) ops.push({ type: 'del', key: tagKey(tag, entry.id) });
-  ops.push(...chunkDeletions(entry.bodyId, entry.chunks));
+  ops.push({ type: 'put', key: reclaimKey(entry.bodyId), value: empty });
   return ops;
 }
 

@@ -16,13 +16,14 @@ import {
   metaKey,
   objectId,
   pendingKey,
-  prefixRange,
   ranges,
+  reclaimKey,
   type BodyLayout,
   type ObjectRecord,
 } from './disk-layout.js';
 import { chunkDeletions, entryOf, insertOps, removalOps, rewriteOps } from './disk-ops.js';
 import { prepare } from './disk-open.js';
+import { Reclaimer, type Reclaim } from './disk-reclaim.js';
 import { hostOfKey } from './key.js';
 import {
   objectBytes,
@@ -60,6 +61,8 @@ export interface DiskStoreOptions {
   writeRetryMs?: number;
   /** How often access times are persisted (they are also persisted at close); default 60 s. */
   accessFlushMs?: number;
+  /** How long a removed body stays readable for reads that already looked it up; default 5 s. */
+  reclaimDelayMs?: number;
   clock?: () => number;
   log?: Logger;
   events?: Partial<DiskEvents>;
@@ -96,6 +99,7 @@ export class DiskStore implements CacheStore {
   /** Writes are off until this time after a failure; undefined while writes are on. */
   private writesOffUntilMs: number | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private readonly reclaimer: Reclaimer;
   private closing = false;
   private lastStoredMs = 0;
   /** Chunks read since open (tests assert a Range reads only what it needs). */
@@ -109,6 +113,7 @@ export class DiskStore implements CacheStore {
     this.writeRetryMs = options.writeRetryMs ?? 30_000;
     this.clock = options.clock ?? Date.now;
     this.events = options.events ?? {};
+    this.reclaimer = new Reclaimer(options.reclaimDelayMs ?? 5000, (bodies) => this.reclaim(bodies));
   }
 
   /**
@@ -166,7 +171,18 @@ export class DiskStore implements CacheStore {
    * the promise rejects only for programming errors.
    */
   put(object: CachedObject): Promise<void> {
-    const write = this.write(object).finally(() => this.writes.delete(write));
+    if (this.closing) return Promise.resolve();
+    if (object.body.size > this.options.maxObjectBytes || objectBytes(object) > this.options.maxBytes) {
+      this.events.writeSkipped?.('too-large');
+      return Promise.resolve();
+    }
+    // Registered before the first await, so a purge issued right after put() applies to it.
+    const job: WriteJob = { meta: object.meta, cancelled: false };
+    this.jobs.add(job);
+    const write = this.write(job, object).finally(() => {
+      this.jobs.delete(job);
+      this.writes.delete(write);
+    });
     this.writes.add(write);
     return write;
   }
@@ -214,7 +230,6 @@ export class DiskStore implements CacheStore {
       if (entries.length === 0) return 0;
       try {
         if (soft) await this.invalidate(db, entries);
-        else if (selector.kind === 'all') await this.wipe(db);
         else await this.remove(db, entries);
       } catch (err) {
         this.writeFailed(err);
@@ -233,6 +248,8 @@ export class DiskStore implements CacheStore {
     this.closing = true;
     clearInterval(this.flushTimer);
     await Promise.allSettled([...this.writes]);
+    // No read can be under way any more: removed bodies go now rather than at the next open.
+    await this.reclaimer.all().catch((err: unknown) => this.writeFailed(err));
     await this.exclusive(async () => {
       const db = this.db;
       if (!db) return;
@@ -319,7 +336,7 @@ export class DiskStore implements CacheStore {
           ];
       try {
         await db?.batch(ops);
-        if (entry) this.index.remove(id);
+        if (entry) this.removed([entry]);
       } catch (err) {
         this.writeFailed(err);
       }
@@ -328,27 +345,16 @@ export class DiskStore implements CacheStore {
 
   // ---- writes ----
 
-  private async write(object: CachedObject): Promise<void> {
-    const meta = object.meta;
-    const size = object.body.size;
-    if (this.closing) return;
-    if (size > this.options.maxObjectBytes || objectBytes(object) > this.options.maxBytes) {
-      this.events.writeSkipped?.('too-large');
-      return;
-    }
+  private async write(job: WriteJob, object: CachedObject): Promise<void> {
     if (!(await this.writable())) {
       this.events.writeSkipped?.('disabled');
       return;
     }
-    if (!this.db) return;
-    const job: WriteJob = { meta, cancelled: false };
-    this.jobs.add(job);
+    if (!this.db || job.cancelled) return;
     try {
       await this.writeJob(job, object);
     } catch (err) {
       this.writeFailed(err);
-    } finally {
-      this.jobs.delete(job);
     }
   }
 
@@ -408,7 +414,7 @@ export class DiskStore implements CacheStore {
     ops.push(...chunkOps, ...insertOps(record, entry));
     if (pending) ops.push({ type: 'del', key: pendingKey(body.id) });
     await db.batch(ops);
-    for (const e of replaced) this.index.remove(e.id);
+    this.removed(replaced);
     this.index.add(entry);
     await this.evict(db, entry.id);
   }
@@ -442,15 +448,24 @@ export class DiskStore implements CacheStore {
     for (let i = 0; i < entries.length; i += 256) {
       const group = entries.slice(i, i + 256);
       await db.batch(group.flatMap(removalOps));
-      for (const e of group) this.index.remove(e.id);
+      this.removed(group);
     }
   }
 
-  /** Purge all (hard): clears every object range; pending bodies stay for their writers. */
-  private async wipe(db: DiskDb): Promise<void> {
-    for (const prefix of ['v1:m:', 'v1:a:', 'v1:t:', 'v1:h:']) await db.clear(prefixRange(prefix));
-    for (const e of [...this.index.oldest()]) await db.clear(ranges.chunks(e.bodyId));
-    this.index.clear();
+  /** After a committed removal: out of the index; chunks deleted after the grace delay. */
+  private removed(entries: readonly IndexEntry[]): void {
+    for (const e of entries) this.index.remove(e.id);
+    if (entries.length > 0)
+      this.reclaimer.later(entries.map((e) => ({ bodyId: e.bodyId, chunks: e.chunks })));
+  }
+
+  private reclaim(bodies: Reclaim[]): Promise<void> {
+    return this.exclusive(async () => {
+      const ops: DiskOp[] = [];
+      for (const b of bodies)
+        ops.push(...chunkDeletions(b.bodyId, b.chunks), { type: 'del', key: reclaimKey(b.bodyId) });
+      await this.db?.batch(ops);
+    });
   }
 
   /** Soft purge: the records are rewritten with `invalidated` (stale from now on). */

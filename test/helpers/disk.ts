@@ -6,7 +6,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { Level } from 'level';
 import { DiskStore, type DiskEvents, type DiskStoreOptions } from '../../shared/cache/disk-store.js';
+import {
+  chunkKey,
+  decodeRecord,
+  metaKey,
+  objectId,
+  type ObjectRecord,
+} from '../../shared/cache/disk-layout.js';
 
 const root = await mkdtemp(join(tmpdir(), 'strata-disk-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -49,4 +57,37 @@ export async function openDisk(t: TestContext, options: Partial<DiskStoreOptions
   await store.open();
   t.after(() => store.close());
   return store;
+}
+
+/**
+ * Opens the database at `path` directly (its store must be closed) to damage it the way a disk
+ * would: `damage` gets the raw LevelDB and the record of the object stored under `key`.
+ */
+export async function withRawDb(
+  path: string,
+  key: string,
+  damage: (db: Level<Buffer, Buffer>, record: ObjectRecord) => Promise<void>,
+  variant = '',
+): Promise<void> {
+  const db = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  try {
+    const value = await db.get(metaKey(objectId(key, variant)));
+    const record = value && decodeRecord(value);
+    if (!record) throw new Error(`no record for ${key}`);
+    await damage(db, record);
+  } finally {
+    await db.close();
+  }
+}
+
+/** Flips one byte of chunk `index` of a stored body, as bit rot would. */
+export async function flipByte(path: string, key: string, index: number, offset = 10): Promise<void> {
+  await withRawDb(path, key, async (db, record) => {
+    const k = chunkKey(record.body.id, index);
+    const chunk = await db.get(k);
+    if (!chunk) throw new Error(`no chunk ${index}`);
+    chunk[offset] ^= 0x40;
+    await db.put(k, chunk);
+  });
 }
