@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// The strata command: run an edge, check a config, or run the demo.
+// The strata command: run an edge, check a config, run the demo or its origin alone.
 
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { loadConfig, parseConfigText } from '../shared/config/config.js';
 import type { Problem } from '../shared/config/schema.js';
 import { StrataError } from '../shared/errors.js';
+import { authority, parseHostPort } from '../shared/http/listen.js';
 import { EdgeNode } from './edge-node.js';
 import { runDemo } from './demo.js';
+import { DemoOrigin } from './demo-origin.js';
 
 const usage: Record<string, string> = {
   main: `Usage: strata <command> [options]
@@ -16,6 +18,7 @@ Commands:
   edge --config FILE       run an edge node
   config check FILE        validate a config file; print every problem with its key path
   demo                     run a demo origin and an edge in front of it (what npm start runs)
+  demo-origin              run only the demo origin, for an edge started on its own
 
 Options:
   -h, --help               show help for a command
@@ -42,6 +45,15 @@ Options:
   --port N                 edge HTTP port (default 8080)
   --admin-port N           admin port (default 9090)
   --origin-port N          demo origin port (default 3000)
+  -h, --help               show this help`,
+  'demo-origin': `Usage: strata demo-origin [--listen HOST:PORT]
+
+Runs only the demo origin (the routes of strata demo), without an edge: an origin for
+an edge started with strata edge, as in deploy/docker-compose.yml. SIGTERM or SIGINT stops it.
+
+Options:
+  -l, --listen HOST:PORT   address to listen on (default 127.0.0.1:3000; 0.0.0.0:3000
+                           to be reachable from other containers)
   -h, --help               show this help`,
 };
 
@@ -70,6 +82,8 @@ async function main(argv: string[]): Promise<number> {
       return checkConfig(rest);
     case 'demo':
       return demo(rest);
+    case 'demo-origin':
+      return demoOrigin(rest);
     default:
       console.error(`strata: unknown command "${command}"\n\n${usage.main}`);
       return 2;
@@ -163,6 +177,29 @@ async function demo(args: string[]): Promise<number> {
   await stop();
   return 0;
 }
+
+/** Exit codes: 0 after SIGTERM/SIGINT, 1 when it cannot listen, 2 on usage errors. */
+async function demoOrigin(args: string[]): Promise<number> {
+  const help = usage['demo-origin'];
+  const values = parseOptions(args, { listen: { type: 'string', short: 'l' } }, help);
+  if (!values) return 2;
+  const address = typeof values.listen === 'string' ? values.listen : '127.0.0.1:3000';
+  if (!listenAddress.test(address) || parseHostPort(address).port > 65535) {
+    console.error(
+      `strata demo-origin: --listen expects HOST:PORT such as 0.0.0.0:3000, got "${address}"\n\n${help}`,
+    );
+    return 2;
+  }
+  const origin = new DemoOrigin();
+  const port = await origin.start(address);
+  console.error(`Strata demo origin listening on http://${authority(parseHostPort(address).host, port)}`);
+  await untilSignal();
+  await origin.stop();
+  return 0;
+}
+
+/** host:port as config's listen addresses take it: a name, IPv4, or [IPv6], and a port. */
+const listenAddress = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
 
 /**
  * Resolves with the first SIGTERM or SIGINT. The handlers are removed then, so a second
