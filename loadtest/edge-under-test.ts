@@ -16,7 +16,7 @@ export interface EdgeUnderTest {
 }
 
 /**
- * The bench's edge config. Everything not named here is the default (docs/configuration.md):
+ * The bench's edge config. Everything not named here is the default (shared/config/config.ts):
  * memory tier 256 MiB with objects up to 16 MiB, 128 upstream connections per origin.
  */
 export function benchEdgeConfig(originUrl: string, accessLog = true): Record<string, unknown> {
