@@ -1,0 +1,87 @@
+// The shipped deploy files: deploy/config/edge-local.yaml loads with the real config loader, and
+// the compose file and the Dockerfile stay in step with it (ports, paths, origin, drain time).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { loadConfig } from '../../shared/config/config.js';
+import { parseDuration } from '../../shared/config/units.js';
+import { parseHostPort } from '../../shared/http/listen.js';
+import { runCli } from '../helpers/cli.js';
+
+/** A repository path, from this file's place in dist/test/integration/. */
+const repoPath = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
+const edgeConfigFile = repoPath('deploy/config/edge-local.yaml');
+
+interface ComposeService {
+  command?: string[];
+  volumes?: string[];
+  ports?: string[];
+  environment?: Record<string, string>;
+  stop_grace_period?: string;
+  depends_on?: Record<string, { condition: string }>;
+}
+
+async function compose(): Promise<Record<string, ComposeService>> {
+  const doc = parse(await readFile(repoPath('deploy/docker-compose.yml'), 'utf8')) as {
+    services: Record<string, ComposeService>;
+  };
+  return doc.services;
+}
+
+test('deploy/config/edge-local.yaml loads with the real config loader', async () => {
+  const config = await loadConfig(edgeConfigFile);
+  // In a container, loopback listeners are unreachable through published ports.
+  assert.equal(parseHostPort(config.listen.http).host, '0.0.0.0');
+  assert.equal(parseHostPort(config.listen.admin).host, '0.0.0.0');
+  assert.deepEqual(config.sites[0].hosts, ['*']);
+  assert.ok(Object.isFrozen(config.sites[0]));
+});
+
+test('strata config check accepts deploy/config/edge-local.yaml', async (t) => {
+  const run = runCli(t, ['config', 'check', edgeConfigFile]);
+  assert.equal(await run.exited, 0, run.stderr());
+  assert.match(run.stdout(), /: ok$/m);
+});
+
+test('docker-compose.yml runs the edge on the shipped config, in step with it', async () => {
+  const config = await loadConfig(edgeConfigFile);
+  const { edge, origin } = await compose();
+  // The edge reads the file from the mounted folder.
+  const mount = edge.volumes?.find((v) => v.startsWith('./config:'));
+  assert.ok(mount, 'deploy/config/ is mounted into the edge');
+  const target = mount.split(':')[1];
+  assert.deepEqual(edge.command, ['edge', '--config', `${target}/edge-local.yaml`]);
+  // Both listeners are published.
+  for (const address of [config.listen.http, config.listen.admin]) {
+    const { port } = parseHostPort(address);
+    assert.ok(
+      edge.ports?.some((p) => p.endsWith(`:${port}`)),
+      `container port ${port} (${address}) is published`,
+    );
+  }
+  // The site's origin is the compose service "origin", which listens where the config points.
+  const originUrl = new URL(config.sites[0].origins[0]);
+  assert.equal(originUrl.hostname, 'origin');
+  assert.deepEqual(origin.command, ['demo-origin', '--listen', `0.0.0.0:${originUrl.port}`]);
+  assert.equal(new URL(origin.environment!.STRATA_HEALTHCHECK_URL).port, originUrl.port);
+  assert.equal(edge.depends_on?.origin.condition, 'service_healthy');
+  // The drain ends before the container runtime's SIGKILL.
+  assert.ok(parseDuration(edge.stop_grace_period)! > config.shutdown.drainTimeout);
+});
+
+test('the Dockerfile runs strata as node and checks the configured admin port', async () => {
+  const config = await loadConfig(edgeConfigFile);
+  const dockerfile = await readFile(repoPath('deploy/Dockerfile'), 'utf8');
+  assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/edge\/cli\.js"\]$/m);
+  assert.match(dockerfile, /^USER node$/m);
+  const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
+  assert.ok(cmd, 'a default CMD');
+  assert.deepEqual(JSON.parse(cmd[1]), ['edge', '--config', '/etc/strata/edge.yaml']);
+  const healthUrl = /^ENV STRATA_HEALTHCHECK_URL=(\S+)$/m.exec(dockerfile);
+  assert.ok(healthUrl, 'a default health check URL');
+  assert.equal(new URL(healthUrl[1]).pathname, '/healthz');
+  assert.equal(Number(new URL(healthUrl[1]).port), parseHostPort(config.listen.admin).port);
+});
