@@ -28,7 +28,7 @@ export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics):
     disk: new DiskStore({
       path: disk.path,
       maxBytes: disk.maxBytes,
-      maxObjectBytes: disk.maxObjectBytes,
+      maxObjectBytes: disk.maxObjectBytes ?? Math.min(64 * 1024 ** 2, disk.maxBytes),
       maxVariants: cache.maxVariants,
       chunkBytes: disk.chunkBytes,
       writeRetryMs: disk.writeRetry,

@@ -93,7 +93,8 @@ const configSchema = obj({
         /** LevelDB directory, created if missing; one node per directory. */
         path: str(),
         maxBytes: size(1024 * 1024),
-        maxObjectBytes: withDefault(size(1), 64 * 1024 ** 2),
+        /** Largest object stored on disk; default 64MiB, or maxBytes when that is smaller. */
+        maxObjectBytes: optional(size(1)),
         /** Body chunk size; a Range reads only the chunks it needs. */
         chunkBytes: withDefault(size(4096), 256 * 1024),
         /** At start, a database that cannot be opened stops the node, or it runs memory-only. */
