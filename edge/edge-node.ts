@@ -2,7 +2,9 @@
 // admin; starts its services in order and drains them in reverse.
 
 import type { StrataConfig } from '../shared/config/config.js';
-import { createLogger, type Logger } from '../shared/log.js';
+import { createLogging, type Logger } from '../shared/log.js';
+import { LineWriter } from '../shared/line-writer.js';
+import { AccessLog } from '../shared/access-log.js';
 import { Metrics } from '../shared/metrics.js';
 import { ServiceGroup, type Service } from '../shared/service.js';
 import { buildStore, openStore, tierStats } from '../shared/cache/build-store.js';
@@ -22,6 +24,8 @@ export interface EdgeNodeOptions {
 export class EdgeNode {
   readonly config: StrataConfig;
   readonly log: Logger;
+  /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
+  private readonly writer: LineWriter | undefined;
   readonly metrics: Metrics;
   readonly store: CacheStore;
   readonly router: Router;
@@ -32,7 +36,13 @@ export class EdgeNode {
 
   constructor(config: StrataConfig, options: EdgeNodeOptions = {}) {
     this.config = config;
-    this.log = options.log ?? createLogger({ level: config.log.level, node: config.node.id });
+    const logging = options.log
+      ? undefined
+      : createLogging({ level: config.log.level, node: config.node.id });
+    this.log = options.log ?? logging!.log;
+    this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
+    const accessLog =
+      config.log.access && this.writer ? new AccessLog(this.writer, config.node.id) : undefined;
     this.metrics = new Metrics(() => tierStats(this.store));
     this.store = buildStore(config, this.log, this.metrics);
     this.router = new Router(config.sites, config.upstream);
@@ -44,6 +54,7 @@ export class EdgeNode {
       metrics: this.metrics,
       scheme: 'http',
       clock: options.clock,
+      accessLog,
     });
     this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
     this.admin = new AdminServer(config.listen.admin, this.metrics);
@@ -79,6 +90,6 @@ export class EdgeNode {
     this.admin.ready = false;
     await this.services.stop(Date.now() + drainMs);
     this.log.info('edge stopped');
-    this.log.flush();
+    await this.writer?.close();
   }
 }

@@ -3,19 +3,35 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './cache/store.js';
 
+/** One tally per (outcome, status): plain numbers on the request path, copied out on scrape. */
+interface RequestTally {
+  outcome: string;
+  status: string;
+  requests: number;
+  bytes: number;
+  reportedRequests: number;
+  reportedBytes: number;
+}
+
+/** Outcome labels the pipeline emits (see outcomeLabel); others share a slot of their own. */
+const outcomeSlots: Record<string, number> = { hit: 0, stale: 1, miss: 2, revalidated: 3, pass: 4 };
+
 export class Metrics {
   readonly registry = new Registry();
+  private readonly tallies = new Map<number, RequestTally>();
   readonly requests = new Counter({
     name: 'strata_requests_total',
     help: 'Client requests by cache outcome and status code.',
     labelNames: ['outcome', 'status'] as const,
     registers: [this.registry],
+    collect: () => this.report(),
   });
   readonly responseBytes = new Counter({
     name: 'strata_response_bytes_total',
     help: 'Body bytes sent to clients, by cache outcome.',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
+    collect: () => this.report(),
   });
   readonly upstreamSeconds = new Histogram({
     name: 'strata_upstream_duration_seconds',
@@ -68,26 +84,36 @@ export class Metrics {
     help: 'Disk tier write failures; each turns disk writes off for cache.disk.writeRetry.',
     registers: [this.registry],
   });
+  readonly diskHits = new Counter({
+    name: 'strata_disk_hits_total',
+    help: 'Lookups that the memory tier missed and the disk tier answered.',
+    registers: [this.registry],
+  });
 
-  /** Label-bound counters per outcome and status, so counting a request hashes no labels. */
-  private readonly requestCounters = new Map<
-    string,
-    { requests: Counter.Internal; bytes: Counter.Internal }
-  >();
-
-  /** Counts one finished client request; runs once per request. */
+  /** Counts one finished client request; runs once per request, so it only adds numbers. */
   countRequest(outcome: string, status: number, bytes: number): void {
-    const key = outcome + status;
-    let c = this.requestCounters.get(key);
-    if (!c) {
-      c = {
-        requests: this.requests.labels(outcome, String(status)),
-        bytes: this.responseBytes.labels(outcome),
-      };
-      this.requestCounters.set(key, c);
+    const slot = status * 8 + (outcomeSlots[outcome] ?? 7);
+    let t = this.tallies.get(slot);
+    if (!t) {
+      t = { outcome, status: String(status), requests: 0, bytes: 0, reportedRequests: 0, reportedBytes: 0 };
+      this.tallies.set(slot, t);
     }
-    c.requests.inc();
-    if (bytes > 0) c.bytes.inc(bytes);
+    t.requests++;
+    t.bytes += bytes;
+  }
+
+  /** Moves the tallies into the Prometheus counters; runs when /metrics is read. */
+  private report(): void {
+    for (const t of this.tallies.values()) {
+      if (t.requests > t.reportedRequests) {
+        this.requests.inc({ outcome: t.outcome, status: t.status }, t.requests - t.reportedRequests);
+        t.reportedRequests = t.requests;
+      }
+      if (t.bytes > t.reportedBytes) {
+        this.responseBytes.inc({ outcome: t.outcome }, t.bytes - t.reportedBytes);
+        t.reportedBytes = t.bytes;
+      }
+    }
   }
 
   constructor(tiers: () => Record<string, StoreStats>) {

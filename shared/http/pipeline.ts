@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import type { StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
 import { Fill, FillRegistry } from '../cache/fill.js';
 import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
@@ -42,6 +43,8 @@ export interface PipelineOptions {
   scheme: 'http' | 'https';
   /** Injectable clock (ms since epoch) for tests; default Date.now. */
   clock?: () => number;
+  /** Where one line per request goes; absent when the access log is off. */
+  accessLog?: AccessLog;
 }
 
 // Decisions without data are shared constants: the hit path allocates none.
@@ -75,6 +78,7 @@ export class Pipeline {
   private readonly via: string;
   private readonly policy: PolicyOptions;
   private readonly deliver: Deliverer;
+  private readonly accessLog: AccessLog | undefined;
   readonly fills: FillRegistry;
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}-`;
@@ -94,6 +98,7 @@ export class Pipeline {
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
     };
     this.deliver = new Deliverer(this.nodeId, this.via);
+    this.accessLog = options.accessLog;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
   }
 
@@ -569,22 +574,6 @@ export class Pipeline {
     const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
     const label = outcomeLabel(ctx.outcome);
     this.metrics.countRequest(label, status, ctx.bytes);
-    if (this.config.log.access) {
-      this.log.info(
-        {
-          reqId: ctx.id,
-          method: ctx.method,
-          host: ctx.host,
-          path: ctx.target,
-          status,
-          cache: label,
-          bytes: ctx.bytes,
-          ms: Math.round((performance.now() - ctx.startMs) * 10) / 10,
-          upstreamMs: ctx.upstreamMs,
-          aborted: !ctx.res.writableFinished || undefined,
-        },
-        'request',
-      );
-    }
+    this.accessLog?.record(ctx, status, label);
   }
 }

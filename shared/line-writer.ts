@@ -1,0 +1,97 @@
+// LineWriter: one buffered, ordered writer of log lines to a file descriptor. Lines collect in
+// memory and go out in large writes (when 64 KiB are waiting, or every 100 ms), so logging a
+// request costs a string append, not a system call. One write is in flight at a time, which
+// keeps lines whole and in order. It never blocks the event loop: past the buffer limit, lines
+// are dropped and counted.
+
+import { write, writeSync } from 'node:fs';
+
+export interface LineWriterOptions {
+  /** Write as soon as this many bytes wait (default 64 KiB). */
+  flushBytes?: number;
+  /** Write what waits at least this often (default 100 ms). */
+  flushMs?: number;
+  /** Drop lines while this much is waiting (default 16 MiB): a stuck reader must not eat memory. */
+  maxBufferedBytes?: number;
+}
+
+export class LineWriter {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private inFlight = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly flushBytes: number;
+  private readonly maxBufferedBytes: number;
+  private idle: (() => void)[] = [];
+  /** Lines dropped because the reader could not keep up. */
+  dropped = 0;
+
+  constructor(
+    private readonly fd: number,
+    options: LineWriterOptions = {},
+  ) {
+    this.flushBytes = options.flushBytes ?? 64 * 1024;
+    this.maxBufferedBytes = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+    this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
+    this.timer.unref();
+  }
+
+  /** Queues one or more whole lines (each ending in "\n"). */
+  write(lines: string): boolean {
+    if (this.pendingBytes >= this.maxBufferedBytes) {
+      this.dropped++;
+      return false;
+    }
+    this.pending.push(lines);
+    this.pendingBytes += lines.length;
+    if (this.pendingBytes >= this.flushBytes) this.flush();
+    return true;
+  }
+
+  /** Starts writing what waits, unless a write is already in flight (it continues when done). */
+  flush(): void {
+    if (this.inFlight || this.pendingBytes === 0) return;
+    const data = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.inFlight = true;
+    this.writeOut(data, 0);
+  }
+
+  private writeOut(data: Buffer, offset: number): void {
+    write(this.fd, data, offset, data.length - offset, null, (err, written) => {
+      if (err && err.code === 'EAGAIN') {
+        // A non-blocking pipe is full: try again shortly, keeping the data.
+        setTimeout(() => this.writeOut(data, offset), 10).unref();
+        return;
+      }
+      if (!err && offset + written < data.length) return this.writeOut(data, offset + written);
+      // Any other error: the lines are lost; logging must never take the node down.
+      this.inFlight = false;
+      if (this.pendingBytes >= this.flushBytes) this.flush();
+      if (!this.inFlight) for (const resolve of this.idle.splice(0)) resolve();
+    });
+  }
+
+  /** Writes everything that waits and stops the timer; used when the node stops. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    if (this.inFlight) await new Promise<void>((resolve) => this.idle.push(resolve));
+    this.flushSync();
+  }
+
+  /** Writes what waits synchronously (for pino's flushSync and for exit). */
+  flushSync(): void {
+    if (this.inFlight || this.pendingBytes === 0) return;
+    const data = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (let offset = 0; offset < data.length;) {
+      try {
+        offset += writeSync(this.fd, data, offset);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      }
+    }
+  }
+}
