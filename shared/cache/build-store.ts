@@ -22,6 +22,7 @@ export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics):
     corrupt: () => metrics.diskCorruptObjects.inc(),
     writeError: () => metrics.diskWriteErrors.inc(),
     writeSkipped: (reason) => metrics.diskWritesSkipped.inc({ reason }),
+    hit: () => metrics.diskHits.inc(),
   };
   return new TieredStore({
     memory,

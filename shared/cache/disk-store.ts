@@ -45,6 +45,8 @@ export interface DiskEvents {
   /** A write failed; writes are off until the retry delay has passed. */
   writeError(): void;
   writeSkipped(reason: DiskSkipReason): void;
+  /** A lookup that memory missed was answered from disk (tiered store). */
+  hit(): void;
 }
 
 /** Called with each stored variant a purge touched. */

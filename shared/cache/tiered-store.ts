@@ -184,6 +184,7 @@ export class TieredStore implements CacheStore {
     }
     // A purge or update happened while reading: what was read may be outdated; treat as a miss.
     if (generation !== this.generation) return undefined;
+    if (out.length > 0) this.options.events?.hit?.();
     const inMemory = new Set((this.memory.variants(key) ?? []).map((o) => o.meta.variant));
     // Oldest first, so the most recently stored variant ends up first in memory too.
     for (let i = out.length - 1; i >= 0; i--) {
@@ -201,8 +202,10 @@ function merge(mem: Variants, disk: Variants): Variants {
   return [...mem, ...disk.filter((o) => !seen.has(o.meta.variant))];
 }
 
+/** Reads a body into one exactly sized buffer, copying each chunk in as it arrives (never 2x). */
 async function readWhole(body: StoredBody): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of body.read()) parts.push(part);
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts, body.size);
+  const out = Buffer.allocUnsafeSlow(body.size);
+  let offset = 0;
+  for await (const part of body.read()) offset += part.copy(out, offset);
+  return out;
 }

@@ -28,6 +28,7 @@ export function tempDir(name = 'db'): Promise<string> {
 export interface EventCounts extends DiskEvents {
   corrupted: number;
   writeErrors: number;
+  hits: number;
   skipped: Record<string, number>;
 }
 
@@ -35,10 +36,12 @@ export function countEvents(): EventCounts {
   const counts: EventCounts = {
     corrupted: 0,
     writeErrors: 0,
+    hits: 0,
     skipped: {},
     corrupt: () => void counts.corrupted++,
     writeError: () => void counts.writeErrors++,
     writeSkipped: (reason) => void (counts.skipped[reason] = (counts.skipped[reason] ?? 0) + 1),
+    hit: () => void counts.hits++,
   };
   return counts;
 }

@@ -43,6 +43,7 @@ test('after a restart, objects come from disk with correct Age, TTL and freshnes
   const m = await second.metrics();
   assert.equal(metric(m, 'strata_cache_objects{tier="disk"}'), 2);
   assert.equal(metric(m, 'strata_cache_objects{tier="memory"}'), 2, 'promoted to memory on the hit');
+  assert.equal(metric(m, 'strata_disk_hits_total'), 2);
 
   second.clock.advance(71);
   const stale = await second.get('/a', host);

@@ -59,7 +59,8 @@ test('variants() answers synchronously when memory has the key, and for a key on
 });
 
 test('a memory miss is read from disk and promoted: the next lookup is a synchronous memory hit', async (t) => {
-  const store = await tiered(t);
+  const events = countEvents();
+  const store = await tiered(t, { events });
   await store.put(cached('http://a.test/p', pattern(9000)));
   await store.flush();
   await store.memory.close(); // as if memory had evicted everything
@@ -71,6 +72,7 @@ test('a memory miss is read from disk and promoted: the next lookup is a synchro
   const again = store.variants('http://a.test/p');
   assert.ok(!(again instanceof Promise));
   assert.equal(store.memory.stats().objects, 1);
+  assert.equal(events.hits, 1, 'one disk hit counted');
 });
 
 test('objects evicted from memory stay on disk and are served from there', async (t) => {
