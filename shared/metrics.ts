@@ -89,11 +89,6 @@ export class Metrics {
     help: 'Lookups that the memory tier missed and the disk tier answered.',
     registers: [this.registry],
   });
-  readonly diskHits = new Counter({
-    name: 'strata_disk_hits_total',
-    help: 'Lookups that the memory tier missed and the disk tier answered.',
-    registers: [this.registry],
-  });
 
   /** Counts one finished client request; runs once per request, so it only adds numbers. */
   countRequest(outcome: string, status: number, bytes: number): void {
