@@ -42,7 +42,7 @@ export class TieredStore implements CacheStore {
   private diskOn = false;
   /** Disk reads in progress per key: concurrent misses on one key share one read and promotion. */
   private readonly reading = new Map<string, Promise<Variants>>();
-  /** Bumped by every purge and update; a disk read that straddles one is not promoted. */
+  /** Bumped by every purge; a disk read that straddles one is treated as a miss. */
   private generation = 0;
 
   constructor(private readonly options: TieredStoreOptions) {
@@ -94,8 +94,11 @@ export class TieredStore implements CacheStore {
     this.toDisk(object);
   }
 
+  /**
+   * A disk read of the key in flight may still promote the older metadata; that copy is then
+   * revalidated once more on use, which is harmless, so reads are not invalidated here.
+   */
   async updateMeta(meta: ObjectMeta): Promise<boolean> {
-    this.generation++;
     const id = objectId(meta.key, meta.variant);
     const inMemory = await this.memory.updateMeta(meta);
     const queued = this.queue.update((o) =>
@@ -182,7 +185,7 @@ export class TieredStore implements CacheStore {
         if (body) out.push({ meta: object.meta, body: bufferBody(body) });
       }
     }
-    // A purge or update happened while reading: what was read may be outdated; treat as a miss.
+    // A purge happened while reading: what was read may be purged; treat it as a miss.
     if (generation !== this.generation) return undefined;
     if (out.length > 0) this.options.events?.hit?.();
     const inMemory = new Set((this.memory.variants(key) ?? []).map((o) => o.meta.variant));
