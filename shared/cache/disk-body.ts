@@ -1,9 +1,11 @@
 // Bodies on disk: split into fixed-size CRC-32 checksummed chunks when written, and read back
 // chunk by chunk (only those a range needs), each verified before a byte of it is yielded.
 
+import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
+import type { DiskOp } from './disk-db.js';
 import { StrataError } from '../errors.js';
-import { chunkKey, type BodyLayout } from './disk-layout.js';
+import { chunkKey, pendingKey, type BodyLayout } from './disk-layout.js';
 import type { StoredBody } from './store.js';
 
 /** Why a stored body could not be read back as written. */
@@ -91,4 +93,49 @@ export async function* rechunk(source: AsyncIterable<Buffer>, chunkBytes: number
     }
   }
   if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
+}
+
+/** Chunks are written in batches of about this many bytes before the metadata commit. */
+const chunkBatchBytes = 4 * 1024 * 1024;
+
+/** A body written in chunks: `ops` are its last chunks, left for the metadata commit batch. */
+export interface WrittenBody {
+  layout: BodyLayout;
+  size: number;
+  ops: DiskOp[];
+  /** Whether chunks were written ahead under a pending record (the commit must delete it). */
+  pending: boolean;
+}
+
+/**
+ * Streams a body into checksummed chunks under a new body id. Full batches are written as they
+ * fill, the first one with a pending record (so a crash leaves chunks the start-up sweep finds);
+ * a small body is written by the commit batch alone. Stops early when `cancelled()`.
+ */
+export async function writeChunks(
+  source: AsyncIterable<Buffer>,
+  chunkBytes: number,
+  io: { write(ops: DiskOp[]): Promise<void>; cancelled(): boolean },
+): Promise<WrittenBody> {
+  const id = randomBytes(8).toString('hex');
+  const sums: number[] = [];
+  let ops: DiskOp[] = [];
+  let opsBytes = 0;
+  let pending = false;
+  let size = 0;
+  for await (const chunk of rechunk(source, chunkBytes)) {
+    if (io.cancelled()) break;
+    ops.push({ type: 'put', key: chunkKey(id, sums.length), value: chunk });
+    sums.push(checksum(chunk));
+    size += chunk.length;
+    opsBytes += chunk.length;
+    if (opsBytes >= chunkBatchBytes) {
+      if (!pending) ops.unshift({ type: 'put', key: pendingKey(id), value: Buffer.alloc(0) });
+      pending = true;
+      await io.write(ops);
+      ops = [];
+      opsBytes = 0;
+    }
+  }
+  return { layout: { id, chunkBytes, sums }, size, ops, pending };
 }

@@ -1,28 +1,25 @@
 // DiskStore: the disk tier on LevelDB. Objects are a metadata record plus checksummed body
 // chunks (layout in disk-layout.ts); an LRU index in memory bounds it by bytes. See docs/disk-tier.md.
 
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../log.js';
 import { StrataError } from '../errors.js';
 import { DiskDb, type DiskOp } from './disk-db.js';
 import { DiskIndex, type IndexEntry } from './disk-index.js';
-import { DiskBody, checksum, rechunk, type ChunkSource, type Damage } from './disk-body.js';
+import { DiskBody, writeChunks, type ChunkSource, type Damage } from './disk-body.js';
 import {
   accessKey,
-  chunkKey,
   decodeRecord,
-  idOfIndexKey,
-  idOfMetaKey,
   metaKey,
   objectId,
   pendingKey,
-  ranges,
   reclaimKey,
   type BodyLayout,
   type ObjectRecord,
 } from './disk-layout.js';
 import { chunkDeletions, entryOf, insertOps, removalOps, rewriteOps } from './disk-ops.js';
 import { prepare } from './disk-open.js';
+import { invalidationOps, matching } from './disk-purge.js';
+import { WriteGate } from './disk-faults.js';
 import { Reclaimer, type Reclaim } from './disk-reclaim.js';
 import { hostOfKey } from './key.js';
 import {
@@ -82,8 +79,6 @@ interface WriteJob {
 }
 
 const defaultChunkBytes = 256 * 1024;
-/** Chunks are written in batches of about this many bytes before the metadata commit. */
-const chunkBatchBytes = 4 * 1024 * 1024;
 
 export class DiskStore implements CacheStore {
   readonly name = 'disk';
@@ -91,15 +86,13 @@ export class DiskStore implements CacheStore {
   private db: DiskDb | undefined;
   private index = new DiskIndex();
   private readonly chunkBytes: number;
-  private readonly writeRetryMs: number;
   private readonly clock: () => number;
   private readonly events: Partial<DiskEvents>;
   /** Index-changing operations run one at a time, so the index always matches the database. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly jobs = new Set<WriteJob>();
   private readonly writes = new Set<Promise<void>>();
-  /** Writes are off until this time after a failure; undefined while writes are on. */
-  private writesOffUntilMs: number | undefined;
+  private readonly gate: WriteGate;
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly reclaimer: Reclaimer;
   private closing = false;
@@ -112,9 +105,11 @@ export class DiskStore implements CacheStore {
   constructor(private readonly options: DiskStoreOptions) {
     this.path = options.path;
     this.chunkBytes = options.chunkBytes ?? defaultChunkBytes;
-    this.writeRetryMs = options.writeRetryMs ?? 30_000;
     this.clock = options.clock ?? Date.now;
     this.events = options.events ?? {};
+    this.gate = new WriteGate(options.writeRetryMs ?? 30_000, this.clock, this.path, options.log, () =>
+      this.events.writeError?.(),
+    );
     this.reclaimer = new Reclaimer(options.reclaimDelayMs ?? 5000, (bodies) => this.reclaim(bodies));
   }
 
@@ -201,7 +196,7 @@ export class DiskStore implements CacheStore {
     return this.exclusive(async () => {
       const db = this.db;
       const before = this.index.get(id);
-      if (!db || !before || !this.writesOn()) return queued;
+      if (!db || !before || !this.gate.open) return queued;
       const record = decodeRecord((await db.get(metaKey(id))) ?? Buffer.alloc(0));
       if (!record) return queued;
       const next: ObjectRecord = { ...record, meta: { ...meta, size: record.meta.size } };
@@ -227,11 +222,11 @@ export class DiskStore implements CacheStore {
     return this.exclusive(async () => {
       const db = this.db;
       if (!db) return 0;
-      const entries = await this.matching(db, selector);
+      const entries = await matching(db, this.index, selector);
       for (const e of entries) visit?.(e.key, e.variant);
       if (entries.length === 0) return 0;
       try {
-        if (soft) await this.invalidate(db, entries);
+        if (soft) await db.batch(await invalidationOps(db, entries));
         else await this.remove(db, entries);
       } catch (err) {
         this.writeFailed(err);
@@ -361,37 +356,19 @@ export class DiskStore implements CacheStore {
   }
 
   private async writeJob(job: WriteJob, object: CachedObject): Promise<void> {
-    const bodyId = randomBytes(8).toString('hex');
-    const sums: number[] = [];
-    let ops: DiskOp[] = [];
-    let opsBytes = 0;
-    let pending = false;
-    let size = 0;
-    for await (const chunk of rechunk(object.body.read(), this.chunkBytes)) {
-      if (job.cancelled) break;
-      ops.push({ type: 'put', key: chunkKey(bodyId, sums.length), value: chunk });
-      sums.push(checksum(chunk));
-      size += chunk.length;
-      opsBytes += chunk.length;
-      if (opsBytes >= chunkBatchBytes) {
-        if (!pending) ops.unshift({ type: 'put', key: pendingKey(bodyId), value: Buffer.alloc(0) });
-        pending = true;
-        await this.requireDb().batch(ops);
-        ops = [];
-        opsBytes = 0;
-      }
-    }
-    if (!job.cancelled && size !== object.body.size) {
+    const written = await writeChunks(object.body.read(), this.chunkBytes, {
+      write: (ops) => this.requireDb().batch(ops),
+      cancelled: () => job.cancelled,
+    });
+    if (!job.cancelled && written.size !== object.body.size) {
       job.cancelled = true;
       this.options.log?.warn(
-        { key: job.meta.key, size, expected: object.body.size },
+        { key: job.meta.key, size: written.size, expected: object.body.size },
         'disk tier: short body',
       );
     }
     if (!job.cancelled) await this.options.beforeCommit?.(job.meta);
-    await this.exclusive(() =>
-      this.commit(job, { id: bodyId, chunkBytes: this.chunkBytes, sums }, ops, pending),
-    );
+    await this.exclusive(() => this.commit(job, written.layout, written.ops, written.pending));
   }
 
   /** Makes the object visible: one batch with its last chunks, record, index records and removals. */
@@ -470,59 +447,21 @@ export class DiskStore implements CacheStore {
     });
   }
 
-  /** Soft purge: the records are rewritten with `invalidated` (stale from now on). */
-  private async invalidate(db: DiskDb, entries: readonly IndexEntry[]): Promise<void> {
-    const values = await db.getMany(entries.map((e) => metaKey(e.id)));
-    const ops: DiskOp[] = [];
-    values.forEach((value, i) => {
-      const record = value && decodeRecord(value);
-      if (!record) return;
-      const next: ObjectRecord = { ...record, meta: { ...record.meta, invalidated: true } };
-      ops.push(...rewriteOps(entries[i], next, entries[i]));
-    });
-    await db.batch(ops);
-  }
-
-  /** The stored variants a selector matches, found through the index records. */
-  private async matching(db: DiskDb, selector: PurgeSelector): Promise<IndexEntry[]> {
-    const ids: string[] = [];
-    switch (selector.kind) {
-      case 'url':
-        return [...(this.index.variantsOf(selector.key) ?? [])];
-      case 'all':
-        return [...this.index.oldest()];
-      case 'prefix':
-        for await (const k of db.keys(ranges.metaPrefix(selector.prefix))) ids.push(idOfMetaKey(k));
-        break;
-      case 'host':
-        for await (const k of db.keys(ranges.host(selector.host))) ids.push(idOfIndexKey(k));
-        break;
-      case 'tag':
-        for await (const k of db.keys(ranges.tag(selector.tag))) ids.push(idOfIndexKey(k));
-        break;
-    }
-    return ids.map((id) => this.index.get(id)).filter((e): e is IndexEntry => e !== undefined);
-  }
-
   // ---- faults, access times, serialisation ----
-
-  private writesOn(): boolean {
-    return this.writesOffUntilMs === undefined;
-  }
 
   /**
    * Whether a write may go ahead. After a failure writes stay off for writeRetryMs; then the
    * database is reopened (LevelDB keeps a failed write as a sticky error until it is reopened).
    */
   private async writable(): Promise<boolean> {
-    if (this.writesOffUntilMs === undefined) return true;
-    if (this.clock() < this.writesOffUntilMs) return false;
+    if (this.gate.open) return true;
+    if (!this.gate.retryDue) return false;
     return this.exclusive(() => this.reopen());
   }
 
   private async reopen(): Promise<boolean> {
-    if (this.writesOffUntilMs === undefined) return true;
-    if (this.clock() < this.writesOffUntilMs) return false;
+    if (this.gate.open) return true;
+    if (!this.gate.retryDue) return false;
     const old = this.db;
     this.db = undefined;
     try {
@@ -534,32 +473,21 @@ export class DiskStore implements CacheStore {
       });
       this.index = prepared.index;
       this.db = db;
-      this.writesOffUntilMs = undefined;
-      this.options.log?.info({ path: this.path, objects: this.index.size }, 'disk tier writes back on');
+      this.gate.reopened();
       return true;
     } catch (err) {
-      this.writesOffUntilMs = this.clock() + this.writeRetryMs;
-      this.options.log?.error({ err, path: this.path }, 'disk tier still failing; memory only for now');
+      this.gate.stillFailing(err);
       return false;
     }
   }
 
   private writeFailed(err: unknown): void {
-    const first = this.writesOffUntilMs === undefined;
-    this.writesOffUntilMs = this.clock() + this.writeRetryMs;
-    this.events.writeError?.();
-    if (first) {
-      const e = StrataError.from(err);
-      this.options.log?.error(
-        { code: e.code, err: e.message, path: this.path, retryMs: this.writeRetryMs },
-        'disk tier write failed; disk writes off, serving from memory',
-      );
-    }
+    this.gate.failed(err);
   }
 
   private flushAccess(): Promise<void> {
     return this.exclusive(async () => {
-      if (this.db && this.writesOn()) await this.persistAccess(this.db);
+      if (this.db && this.gate.open) await this.persistAccess(this.db);
     });
   }
 
