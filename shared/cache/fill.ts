@@ -85,12 +85,16 @@ export class Fill {
     this.consumers.delete(consumer);
   }
 
-  /** Broadcasts a chunk; in pass mode waits for the slowest consumer (backpressure). */
-  async push(chunk: Buffer): Promise<void> {
+  /**
+   * Broadcasts a chunk. Returns true, or in pass mode a promise that settles when the slowest
+   * consumer has drained (backpressure; a stored body is bounded and read at full speed).
+   */
+  push(chunk: Buffer): true | Promise<void> {
     if (!this.passing) this.chunks.push(chunk);
     let slow: FillConsumer[] | undefined;
     for (const c of this.consumers) if (!c.write(chunk)) (slow ??= []).push(c);
-    if (slow && this.passing) await Promise.all(slow.map((c) => c.drained()));
+    if (slow && this.passing) return Promise.all(slow.map((c) => c.drained())).then(() => undefined);
+    return true;
   }
 
   /** Stops retaining the body (it will not be stored); consumers already attached keep streaming. */
@@ -105,7 +109,13 @@ export class Fill {
     for (const c of this.consumers) c.end();
     this.consumers.clear();
     if (this.passing) return undefined;
-    const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    // One exact-size copy: a chunk is often a view into a larger socket or pool buffer, and
+    // keeping that view would keep the whole buffer alive behind a small cached object.
+    let size = 0;
+    for (const chunk of this.chunks) size += chunk.length;
+    const body = Buffer.allocUnsafeSlow(size);
+    let offset = 0;
+    for (const chunk of this.chunks) offset += chunk.copy(body, offset);
     this.chunks = [body];
     return body;
   }

@@ -29,6 +29,7 @@ import { Deliverer } from './deliver.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamRequest, UpstreamResponse } from './upstream.js';
+import { pump } from './pump.js';
 
 /** What a phase decided to do next. */
 export type Decision =
@@ -373,18 +374,16 @@ export class Pipeline {
     }
     let size = 0;
     try {
-      for await (const chunk of up.body as AsyncIterable<Buffer>) {
+      await pump(up.body, (chunk) => {
         size += chunk.length;
         if (meta && size > this.config.cache.memory.maxObjectBytes) {
           meta = undefined;
           this.notCacheable(fill, 'too-large');
         }
-        if (!meta && !fill.hasConsumers) {
-          up.body.destroy();
-          break;
-        }
-        await fill.push(chunk);
-      }
+        // Nobody to send it to and nothing to store: stop reading.
+        if (!meta && !fill.hasConsumers) return false;
+        return fill.push(chunk);
+      });
     } catch (e) {
       // An aborted upstream body is never stored; clients see a cut connection.
       this.fills.release(fill);
@@ -462,15 +461,10 @@ export class Pipeline {
       return;
     }
     try {
-      for await (const chunk of up.body as AsyncIterable<Buffer>) {
-        if (ctx.res.destroyed) break;
-        if (!consumer.write(chunk)) await consumer.drained();
-      }
+      await pump(up.body, (chunk) => !ctx.res.destroyed && (consumer.write(chunk) || consumer.drained()));
       consumer.end();
     } catch (e) {
       consumer.fail(StrataError.from(e));
-    } finally {
-      if (!up.body.readableEnded) up.body.destroy();
     }
   }
 
