@@ -92,6 +92,12 @@ export class DiskDb {
     }
   }
 
+  /** One key as a range of at most one entry: a single read needs no snapshot (or iterator). */
+  async *single(key: Buffer): AsyncGenerator<[Buffer, Buffer]> {
+    const value = await this.get(key);
+    if (value !== undefined) yield [key, value];
+  }
+
   /**
    * Values of keys gte..lte, read from one implicit snapshot (so a concurrent replace or
    * delete cannot mix versions), one at a time so a large body is never held whole.

@@ -294,7 +294,7 @@ export class DiskStore implements CacheStore {
     return {
       range: (gte, lte) => {
         if (!this.db) throw new StrataError('STORE_FAILED', 'the disk tier is closed', { path: this.path });
-        return this.db.snapshotRange(gte, lte);
+        return gte.equals(lte) ? this.db.single(gte) : this.db.snapshotRange(gte, lte);
       },
       damaged: (layout, index, why) => this.damaged(id, layout, index, why),
       readChunk: () => {

@@ -205,10 +205,17 @@ function merge(mem: Variants, disk: Variants): Variants {
   return [...mem, ...disk.filter((o) => !seen.has(o.meta.variant))];
 }
 
-/** Reads a body into one exactly sized buffer, copying each chunk in as it arrives (never 2x). */
+/**
+ * Reads a body into one buffer: a one-chunk body is that chunk as read (no copy); a longer one
+ * is copied into an exactly sized buffer chunk by chunk as it arrives (never twice its size).
+ */
 async function readWhole(body: StoredBody): Promise<Buffer> {
-  const out = Buffer.allocUnsafeSlow(body.size);
+  let out: Buffer | undefined;
   let offset = 0;
-  for await (const part of body.read()) offset += part.copy(out, offset);
-  return out;
+  for await (const part of body.read()) {
+    if (!out && part.length === body.size) return part;
+    out ??= Buffer.allocUnsafeSlow(body.size);
+    offset += part.copy(out, offset);
+  }
+  return out ?? Buffer.alloc(0);
 }
