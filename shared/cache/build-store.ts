@@ -29,7 +29,7 @@ export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics):
     disk: new DiskStore({
       path: disk.path,
       maxBytes: disk.maxBytes,
-      maxObjectBytes: disk.maxObjectBytes ?? Math.min(64 * 1024 ** 2, disk.maxBytes),
+      maxObjectBytes: diskMaxObjectBytes(disk),
       maxVariants: cache.maxVariants,
       chunkBytes: disk.chunkBytes,
       writeRetryMs: disk.writeRetry,
@@ -42,6 +42,19 @@ export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics):
     log,
     events,
   });
+}
+
+type DiskConfig = NonNullable<StrataConfig['cache']['disk']>;
+
+/** cache.disk.maxObjectBytes, defaulting to 64 MiB or the whole disk tier if that is smaller. */
+function diskMaxObjectBytes(disk: DiskConfig): number {
+  return disk.maxObjectBytes ?? Math.min(64 * 1024 ** 2, disk.maxBytes);
+}
+
+/** The largest body any tier of this config stores: responses past it are passed through. */
+export function maxStorableBytes(config: StrataConfig): number {
+  const memory = config.cache.memory.maxObjectBytes;
+  return config.cache.disk ? Math.max(memory, diskMaxObjectBytes(config.cache.disk)) : memory;
 }
 
 /** Runs at start: opens the disk tier when there is one (see cache.disk.onOpenError). */

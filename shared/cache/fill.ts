@@ -4,7 +4,7 @@
 
 import { LRUCache } from 'lru-cache';
 import type { StrataError } from '../errors.js';
-import type { CachedObject, ObjectMeta } from './store.js';
+import { bufferBody, chunkListBody, type CachedObject, type ObjectMeta, type StoredBody } from './store.js';
 import type { NoCacheReason } from './policy.js';
 
 /** A client receiving a fill's body. write() returning false asks for backpressure. */
@@ -103,21 +103,25 @@ export class Fill {
     this.chunks = [];
   }
 
-  /** Ends the body for every consumer; returns the retained body (undefined in pass mode). */
-  finish(): Buffer | undefined {
+  /**
+   * Ends the body for every consumer and returns the retained body (undefined in pass mode).
+   * A body up to `copyUpToBytes` becomes one exact-size buffer (a chunk is often a view into a
+   * larger socket or pool buffer that a small cached object would otherwise keep alive); a
+   * larger one, bound for disk, stays the list of chunks it arrived in.
+   */
+  finish(copyUpToBytes: number): StoredBody | undefined {
     this.finished = true;
     for (const c of this.consumers) c.end();
     this.consumers.clear();
     if (this.passing) return undefined;
-    // One exact-size copy: a chunk is often a view into a larger socket or pool buffer, and
-    // keeping that view would keep the whole buffer alive behind a small cached object.
     let size = 0;
     for (const chunk of this.chunks) size += chunk.length;
+    if (size > copyUpToBytes) return chunkListBody(this.chunks, size);
     const body = Buffer.allocUnsafeSlow(size);
     let offset = 0;
     for (const chunk of this.chunks) offset += chunk.copy(body, offset);
     this.chunks = [body];
-    return body;
+    return bufferBody(body);
   }
 
   /** Whether a new consumer may still subscribe (not failed, not passing through). */

@@ -11,7 +11,7 @@ import {
 } from './policy.js';
 import { connectionTokens, firstValue, hopByHop, type HeaderMap } from '../http/headers.js';
 import { variantKey } from './vary.js';
-import { bufferBody, type CachedObject, type ObjectMeta } from './store.js';
+import type { CachedObject, ObjectMeta, StoredBody } from './store.js';
 
 /** Fields not stored with an object: hop-by-hop, and per-response ones recomputed on delivery. */
 const notStored: ReadonlySet<string> = new Set([...hopByHop, 'age', 'cache-status']);
@@ -107,10 +107,10 @@ export function surrogateKeys(headers: HeaderMap): string[] {
 }
 
 /** Fixes Content-Length to the stored body's size once the body is complete. */
-export function completeObject(meta: ObjectMeta, body: Buffer): CachedObject {
+export function completeObject(meta: ObjectMeta, body: StoredBody): CachedObject {
   const headers = meta.headers.filter(([name]) => name !== 'content-length');
-  if (meta.status !== 204) headers.push(['content-length', String(body.length)]);
-  return { meta: { ...meta, headers, size: body.length }, body: bufferBody(body) };
+  if (meta.status !== 204) headers.push(['content-length', String(body.size)]);
+  return { meta: { ...meta, headers, size: body.size }, body };
 }
 
 /**

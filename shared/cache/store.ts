@@ -55,6 +55,28 @@ export interface CachedObject {
   body: StoredBody;
 }
 
+/**
+ * A body held as the chunks it arrived in (an object too large for the memory tier, on its way
+ * to disk): no copy into one buffer.
+ */
+export function chunkListBody(chunks: readonly Buffer[], size: number): StoredBody {
+  return {
+    size,
+    buffer: undefined,
+    async *read(start = 0, end = size - 1) {
+      let offset = 0;
+      for (const chunk of chunks) {
+        const chunkEnd = offset + chunk.length;
+        if (chunkEnd > start && offset <= end) {
+          yield chunk.subarray(Math.max(0, start - offset), Math.min(chunk.length, end - offset + 1));
+        }
+        offset = chunkEnd;
+        if (offset > end) return;
+      }
+    },
+  };
+}
+
 /** A body held in memory. */
 export function bufferBody(buffer: Buffer): StoredBody {
   return {

@@ -49,8 +49,17 @@ export class Deliverer {
     return wire;
   }
 
-  /** Sends a stored object; `ageSec` is its current age. */
-  object(ctx: RequestContext, object: CachedObject, ageSec: number): void {
+  /**
+   * Sends a stored object; `ageSec` is its current age. When a body read from a slower tier
+   * turns out damaged before anything was sent, `unreadable` is called instead, so the request
+   * can become a miss rather than a broken response.
+   */
+  object(
+    ctx: RequestContext,
+    object: CachedObject,
+    ageSec: number,
+    unreadable?: (err: StrataError) => void,
+  ): void {
     const { res, req } = ctx;
     const meta = object.meta;
     ctx.outcome.ttlSec = meta.lifetimeSec - ageSec;
@@ -80,19 +89,29 @@ export class Deliverer {
         const headers = withoutFields(wire, notModifiedOmits);
         headers.push('content-range', `bytes ${range.start}-${range.end}/${size}`);
         headers.push('content-length', String(range.end - range.start + 1));
-        res.writeHead(206, headers);
-        this.body(ctx, body, range.start, range.end);
+        this.send(ctx, 206, headers, body, range.start, range.end, unreadable);
         return;
       }
     }
-    res.writeHead(meta.status, wire);
-    this.body(ctx, body, 0, size - 1);
+    this.send(ctx, meta.status, wire, body, 0, size - 1, unreadable);
   }
 
-  /** Sends body bytes start..end: one write from memory, or a stream with backpressure from disk. */
-  private body(ctx: RequestContext, body: StoredBody, start: number, end: number): void {
+  /**
+   * Sends the head and body bytes start..end: one write from memory, or from a slower tier a
+   * stream with backpressure whose first chunk is read (and checked) before the head is sent.
+   */
+  private send(
+    ctx: RequestContext,
+    status: number,
+    headers: string[],
+    body: StoredBody,
+    start: number,
+    end: number,
+    unreadable: ((err: StrataError) => void) | undefined,
+  ): void {
     const res = ctx.res;
     if (ctx.method === 'HEAD' || end < start) {
+      res.writeHead(status, headers);
       res.end();
       return;
     }
@@ -100,18 +119,33 @@ export class Deliverer {
       const part =
         start === 0 && end === body.buffer.length - 1 ? body.buffer : body.buffer.subarray(start, end + 1);
       ctx.bytes = part.length;
+      res.writeHead(status, headers);
       res.end(part);
       return;
     }
-    const consumer = clientConsumer(ctx);
+    // The head waits for the first chunk, and the shared wire array changes with every hit.
+    const head = headers.slice();
     void (async () => {
+      const chunks = body.read(start, end)[Symbol.asyncIterator]();
+      let first: IteratorResult<Buffer>;
       try {
-        for await (const chunk of body.read(start, end)) {
-          if (res.destroyed) return;
-          if (!consumer.write(chunk)) await consumer.drained();
+        first = await chunks.next();
+      } catch (e) {
+        const err = StrataError.from(e);
+        if (unreadable && !res.headersSent) return unreadable(err);
+        return res.destroy();
+      }
+      if (res.destroyed) return void chunks.return?.();
+      res.writeHead(status, head);
+      const consumer = clientConsumer(ctx);
+      try {
+        for (let r = first; !r.done; r = await chunks.next()) {
+          if (res.destroyed) return void chunks.return?.();
+          if (!consumer.write(r.value)) await consumer.drained();
         }
         consumer.end();
       } catch (err) {
+        // Damage found mid-body: the status line is gone, so the connection is cut.
         consumer.fail(StrataError.from(err));
       }
     })();

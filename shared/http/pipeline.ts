@@ -30,6 +30,7 @@ import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamRequest, UpstreamResponse } from './upstream.js';
 import { pump } from './pump.js';
+import { maxStorableBytes } from '../cache/build-store.js';
 
 /** What a phase decided to do next. */
 export type Decision =
@@ -80,6 +81,8 @@ export class Pipeline {
   private readonly policy: PolicyOptions;
   private readonly deliver: Deliverer;
   private readonly accessLog: AccessLog | undefined;
+  /** Larger responses pass through uncached (the larger of the memory and disk limits). */
+  private readonly maxStorableBytes: number;
   readonly fills: FillRegistry;
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}-`;
@@ -100,6 +103,7 @@ export class Pipeline {
     };
     this.deliver = new Deliverer(this.nodeId, this.via);
     this.accessLog = options.accessLog;
+    this.maxStorableBytes = maxStorableBytes(options.config);
     this.fills = new FillRegistry(options.config.cache.hitForPass);
   }
 
@@ -206,7 +210,7 @@ export class Pipeline {
           ctx.outcome.detail = 'stale-while-revalidate';
           this.revalidateInBackground(ctx, object);
         }
-        this.deliver.object(ctx, object, age);
+        this.serve(ctx, object, age);
         return;
       }
       if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
@@ -220,6 +224,18 @@ export class Pipeline {
     // A range of an object not stored goes upstream as it is; the partial response is not stored.
     if (ctx.req.headers.range !== undefined) return this.run(ctx, this.pass(ctx, ctx.outcome.fwd));
     this.miss(ctx, undefined);
+  }
+
+  /** Phase deliver for a stored object; a body found damaged before anything was sent becomes a miss. */
+  private serve(ctx: RequestContext, object: CachedObject, ageSec: number): void {
+    this.deliver.object(ctx, object, ageSec, (err) => {
+      this.log.warn(
+        { code: err.code, key: ctx.key, reqId: ctx.id },
+        'stored body unreadable, fetching again',
+      );
+      ctx.outcome = { hit: false, fwd: 'uri-miss' };
+      this.miss(ctx, undefined);
+    });
   }
 
   /** Phase miss: joins the fill in progress for the key, or starts one. */
@@ -249,7 +265,7 @@ export class Pipeline {
       ctx.outcome.fwdStatus = head.status || undefined;
       ctx.outcome.detail = head.how;
       ctx.outcome.hit = head.how === 'stale-if-error';
-      return this.deliver.object(ctx, head.object, currentAge(head.object.meta, this.clock()));
+      return this.serve(ctx, head.object, currentAge(head.object.meta, this.clock()));
     }
     // Found too large to store after all: this request goes upstream on its own.
     if (!fill.joinable) {
@@ -348,7 +364,7 @@ export class Pipeline {
         responseTimeMs,
       },
       this.policy,
-      this.config.cache.memory.maxObjectBytes,
+      this.maxStorableBytes,
     );
     let meta = described.meta;
     if (described.reason) this.notCacheable(fill, described.reason);
@@ -376,7 +392,7 @@ export class Pipeline {
     try {
       await pump(up.body, (chunk) => {
         size += chunk.length;
-        if (meta && size > this.config.cache.memory.maxObjectBytes) {
+        if (meta && size > this.maxStorableBytes) {
           meta = undefined;
           this.notCacheable(fill, 'too-large');
         }
@@ -391,7 +407,7 @@ export class Pipeline {
       this.log.warn({ code: StrataError.from(e).code, key: ctx.key, reqId: ctx.id }, 'upstream body failed');
       return;
     }
-    const body = fill.finish();
+    const body = fill.finish(this.config.cache.memory.maxObjectBytes);
     this.fills.release(fill);
     if (meta && body) {
       this.store
@@ -421,7 +437,7 @@ export class Pipeline {
     client.outcome.detail = head.how;
     client.outcome.hit = head.how === 'stale-if-error';
     client.upstreamMs = head.upstreamMs;
-    this.deliver.object(client, head.object, currentAge(head.object.meta, this.clock()));
+    this.serve(client, head.object, currentAge(head.object.meta, this.clock()));
   }
 
   /** Phase pass: forwards the request as it is (with its body) and streams the answer back. */
