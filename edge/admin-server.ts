@@ -16,27 +16,32 @@ export class AdminServer implements Service {
     private readonly address: string,
     private readonly metrics: Metrics,
   ) {
-    this.server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed\n');
-        return;
-      }
-      if (path === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
-      } else if (path === '/readyz') {
-        res
-          .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
-          .end(this.ready ? 'ready\n' : 'not ready\n');
-      } else if (path === '/metrics') {
-        this.metrics.registry.metrics().then(
-          (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
-          (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
-        );
-      } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
-      }
-    });
+    this.server = createServer(
+      { requestTimeout: 10_000, headersTimeout: 5_000, connectionsCheckingInterval: 1000 },
+      (req, res) => {
+        const path = (req.url ?? '/').split('?')[0];
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res
+            .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' })
+            .end('method not allowed\n');
+          return;
+        }
+        if (path === '/healthz') {
+          res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
+        } else if (path === '/readyz') {
+          res
+            .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
+            .end(this.ready ? 'ready\n' : 'not ready\n');
+        } else if (path === '/metrics') {
+          this.metrics.registry.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+            (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
+          );
+        } else {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+        }
+      },
+    );
   }
 
   async start(): Promise<void> {

@@ -35,7 +35,7 @@ Options:
   config: `Usage: strata config check FILE
 
 Validates FILE strictly. Exit 0 when valid; otherwise prints every problem
-as "key.path: message" and exits 1.`,
+as "FILE: key.path: message" and exits 1.`,
   demo: `Usage: strata demo [--port N] [--admin-port N] [--origin-port N]
 
 Starts a small demo origin (cacheable, uncacheable, slow, large, Vary and tagged routes)
@@ -168,10 +168,21 @@ async function demo(args: string[]): Promise<number> {
     usage.demo,
   );
   if (!values) return 2;
+  const ports = { port: 8080, 'admin-port': 9090, 'origin-port': 3000 };
+  for (const name of Object.keys(ports) as (keyof typeof ports)[]) {
+    const value = values[name];
+    if (value === undefined) continue;
+    const port = Number(value);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      console.error(`strata demo: --${name} expects a port from 0 to 65535, got "${value}"\n\n${usage.demo}`);
+      return 2;
+    }
+    ports[name] = port;
+  }
   const stop = await runDemo({
-    port: Number(values.port ?? 8080),
-    adminPort: Number(values['admin-port'] ?? 9090),
-    originPort: Number(values['origin-port'] ?? 3000),
+    port: ports.port,
+    adminPort: ports['admin-port'],
+    originPort: ports['origin-port'],
   });
   await untilSignal();
   await stop();

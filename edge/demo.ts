@@ -23,7 +23,13 @@ export async function runDemo(options: DemoOptions): Promise<() => Promise<void>
   });
   if (!config) throw new Error(`demo config invalid: ${JSON.stringify(problems)}`);
   const edge = new EdgeNode(config);
-  await edge.start();
+  try {
+    await edge.start();
+  } catch (err) {
+    // The origin is already listening: stop it, or the process would stay up holding its port.
+    await origin.stop();
+    throw err;
+  }
   const base = `http://127.0.0.1:${edge.http.port}`;
   const routes = Object.entries(demoRoutes)
     .map(([path, r]) => `  ${(base + path).padEnd(40)} ${r.about}`)
@@ -41,7 +47,7 @@ Try:
   curl -si ${base}/cacheable | grep -i -e cache-status -e age     # run twice: miss, then hit
   curl -si ${base}/uncacheable | grep -i cache-status
   for i in 1 2 3; do curl -s ${base}/slow & done; wait                # one origin request
-  curl -si -H 'Range: bytes=0-99' ${base}/large | head -5
+  curl -s -o /dev/null ${base}/large; curl -si -H 'Range: bytes=0-99' ${base}/large | head -5   # 206 from cache
   curl -si -H 'Accept-Language: fr' ${base}/vary
   curl -s http://127.0.0.1:${edge.admin.port}/metrics | grep strata_requests_total
 

@@ -44,6 +44,10 @@ export class EdgeNode {
     const accessLog =
       config.log.access && this.writer ? new AccessLog(this.writer, config.node.id) : undefined;
     this.metrics = new Metrics(() => tierStats(this.store));
+    if (this.writer) {
+      const writer = this.writer;
+      this.metrics.countLogDrops(() => writer.dropped);
+    }
     this.store = buildStore(config, this.log, this.metrics);
     this.router = new Router(config.sites, config.upstream);
     this.pipeline = new Pipeline({
@@ -61,7 +65,7 @@ export class EdgeNode {
     const upstreams: Service = {
       name: 'upstreams',
       start: async () => {},
-      stop: () => this.router.close(),
+      stop: (deadlineMs) => this.router.close(deadlineMs),
     };
     const store: Service = {
       name: 'store',

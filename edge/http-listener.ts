@@ -29,6 +29,8 @@ export class HttpListener implements Service {
         insecureHTTPParser: false,
         maxHeaderSize: s.maxHeaderBytes,
         requestTimeout: s.requestTimeout,
+        // Node checks both timeouts on this interval (default 30 s): make them mean what they say.
+        connectionsCheckingInterval: Math.min(1000, s.headersTimeout / 2),
         headersTimeout: s.headersTimeout,
         keepAliveTimeout: s.keepAliveTimeout,
         requireHostHeader: false,

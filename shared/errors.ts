@@ -87,12 +87,6 @@ export const catalog = {
     retry: false,
     message: 'invalid response from the origin',
   },
-  UPSTREAM_UNAVAILABLE: {
-    source: 'upstream',
-    status: 503,
-    retry: false,
-    message: 'no origin is available for this site',
-  },
   STORE_FAILED: { source: 'internal', status: 500, retry: false, message: 'cache store failure' },
   STORE_CORRUPT: {
     source: 'internal',

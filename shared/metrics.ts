@@ -116,6 +116,24 @@ export class Metrics {
     }
   }
 
+  private droppedLogLines: () => number = () => 0;
+  private reportedLogLines = 0;
+  readonly logLinesDropped = new Counter({
+    name: 'strata_log_lines_dropped_total',
+    help: 'Log lines dropped because the log destination could not keep up (16 MiB waiting).',
+    registers: [this.registry],
+    collect: () => {
+      const dropped = this.droppedLogLines();
+      if (dropped > this.reportedLogLines) this.logLinesDropped.inc(dropped - this.reportedLogLines);
+      this.reportedLogLines = dropped;
+    },
+  });
+
+  /** Where strata_log_lines_dropped_total reads its count from (the node's LineWriter). */
+  countLogDrops(dropped: () => number): void {
+    this.droppedLogLines = dropped;
+  }
+
   constructor(tiers: () => Record<string, StoreStats>) {
     const objects = new Gauge({
       name: 'strata_cache_objects',

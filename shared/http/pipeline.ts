@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { StrataConfig } from '../config/config.js';
-import { StrataError } from '../errors.js';
+import { StrataError, catalog } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
@@ -28,7 +28,7 @@ import { limitBody } from './body-limit.js';
 import { Deliverer } from './deliver.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
-import type { UpstreamRequest, UpstreamResponse } from './upstream.js';
+import { upstreamError, type UpstreamRequest, type UpstreamResponse } from './upstream.js';
 import { pump } from './pump.js';
 import { maxStorableBytes } from '../cache/build-store.js';
 
@@ -161,13 +161,14 @@ export class Pipeline {
       target = m[3] || '/';
       absolute = true;
     }
+    ctx.target = target;
     if (!host) return { action: 'respond', error: new StrataError('REQUEST_INVALID', 'missing Host header') };
+    // Set before the site check, so a refused host is in the access log.
+    ctx.host = host;
     const site = this.router.route(host);
     if (!site)
       return { action: 'respond', error: new StrataError(absolute ? 'PROXY_REFUSED' : 'SITE_UNKNOWN') };
     ctx.site = site;
-    ctx.host = host;
-    ctx.target = target;
     ctx.key = site.key(this.scheme, host, target);
     return undefined;
   }
@@ -402,9 +403,11 @@ export class Pipeline {
       });
     } catch (e) {
       // An aborted upstream body is never stored; clients see a cut connection.
+      const err = upstreamError(e, up.origin);
+      this.metrics.upstreamErrors.inc({ code: err.code });
       this.fills.release(fill);
-      fill.fail(StrataError.from(e));
-      this.log.warn({ code: StrataError.from(e).code, key: ctx.key, reqId: ctx.id }, 'upstream body failed');
+      fill.fail(err);
+      this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id, peer: up.origin }, 'upstream body failed');
       return;
     }
     const body = fill.finish(this.config.cache.memory.maxObjectBytes);
@@ -516,7 +519,8 @@ export class Pipeline {
         return await candidates[i].request(request);
       } catch (e) {
         const err = StrataError.from(e);
-        this.metrics.upstreamErrors.inc({ code: err.code });
+        // A client leaving, or its body over the limit, is not the origin's fault.
+        if (err.source === 'upstream') this.metrics.upstreamErrors.inc({ code: err.code });
         if (err.retry) site.origins.markDown(candidates[i], now);
         if (!err.retry || !retryable || i >= 1 || i + 1 >= candidates.length) throw err;
         this.log.warn({ code: err.code, peer: candidates[i].url }, 'origin failed, trying next candidate');
@@ -561,7 +565,10 @@ export class Pipeline {
       res.destroy();
       return;
     }
-    const body = `${err.status} ${err.message}\nrequest id: ${ctx.id}\n`;
+    // A client's own mistake is explained to it; for anything else it gets the catalog's words
+    // and the detail (origin addresses, library messages) stays in the log.
+    const message = err.source === 'downstream' ? err.message : catalog[err.code].message;
+    const body = `${err.status} ${message}\nrequest id: ${ctx.id}\n`;
     ctx.outcome.fwd ??= 'bypass';
     ctx.outcome.detail = undefined;
     const headers: Record<string, string | number> = {

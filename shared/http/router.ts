@@ -50,8 +50,9 @@ export class Router {
     return this.catchAll;
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.sites.map((s) => s.origins.close()));
+  /** Closes every site's upstream pools; see OriginSet.close for the deadline. */
+  async close(deadlineMs: number): Promise<void> {
+    await Promise.all(this.sites.map((s) => s.origins.close(deadlineMs)));
   }
 }
 

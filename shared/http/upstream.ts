@@ -92,8 +92,20 @@ export class OriginSet {
     origin.downUntilMs = nowMs + downForMs;
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.origins.map((o) => o.pool.close()));
+  /**
+   * Lets requests in flight finish until the deadline (ms since epoch), then destroys the pools,
+   * so a fill still reading a slow origin cannot hold a stopping node past its drain timeout.
+   */
+  async close(deadlineMs: number): Promise<void> {
+    const destroy = () => {
+      for (const o of this.origins) o.pool.destroy().catch(() => undefined); // closing anyway
+    };
+    const timer = setTimeout(destroy, Math.max(0, deadlineMs - Date.now()));
+    try {
+      await Promise.all(this.origins.map((o) => o.pool.close()));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 
@@ -117,7 +129,8 @@ export function upstreamError(err: unknown, origin: string): StrataError {
     return StrataError.because('UPSTREAM_HEADERS_TIMEOUT', err, context);
   if (err instanceof undiciErrors.BodyTimeoutError)
     return StrataError.because('UPSTREAM_BODY_TIMEOUT', err, context);
-  if (err instanceof undiciErrors.RequestAbortedError)
+  // The client's abort signal (pass requests), as undici's error or the DOM AbortError.
+  if (err instanceof undiciErrors.RequestAbortedError || (err as Error | undefined)?.name === 'AbortError')
     return StrataError.because('CLIENT_ABORTED', err, context);
   if (err instanceof undiciErrors.SocketError) return StrataError.because('UPSTREAM_RESET', err, context);
   if (

@@ -50,3 +50,11 @@ test('a client leaving a passed request cancels the upstream request', async (t)
     async () => metric(await edge.metrics(), 'strata_requests_total{outcome="pass",status="499"}') === 1,
   );
 });
+
+test('an upstream failure tells the client what failed, not the origin address or library detail', async (t) => {
+  const edge = await startEdge(t, 'http://127.0.0.1:1');
+  const res = await edge.get('/x');
+  assert.equal(res.status, 502);
+  assert.match(res.body, /^502 could not connect to the origin\nrequest id: \S+\n$/);
+  assert.doesNotMatch(res.body, /127\.0\.0\.1|ECONNREFUSED/);
+});
