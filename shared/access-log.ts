@@ -35,7 +35,7 @@ export class AccessLog {
     // method and reqId are tokens (checked by the HTTP parser / made here): no escaping needed.
     let line = `${this.prefix}${this.lastTime}","reqId":"${ctx.id}","method":"${ctx.method}","host":${jsonString(ctx.host)},"path":${jsonString(ctx.target)},"status":${status},"cache":"${cache}","bytes":${ctx.bytes},"ms":${ms}`;
     if (ctx.upstreamMs !== undefined) line += `,"upstreamMs":${Math.round(ctx.upstreamMs * 10) / 10}`;
-    if (!ctx.res.writableFinished) line += ',"aborted":true';
+    if (ctx.res.destroyed && !ctx.res.writableFinished) line += ',"aborted":true';
     this.writer.write(line + ',"msg":"request"}\n');
   }
 }

@@ -110,7 +110,6 @@ export class Pipeline {
   /** The request listener. Synchronous on the memory-hit path. */
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const ctx = this.context(req, res);
-    res.once('close', () => this.finish(ctx));
     try {
       const decision = this.route(ctx) ?? this.recv(ctx);
       if (decision.action === 'respond') this.respondError(ctx, decision.error);
@@ -119,6 +118,10 @@ export class Pipeline {
     } catch (err) {
       this.respondError(ctx, StrataError.from(err));
     }
+    // A response answered synchronously (a memory hit, a refusal) is accounted for now; any
+    // other when it closes. Sparing hits a 'close' listener is worth 5% of a small hit.
+    if (res.writableEnded) this.finish(ctx);
+    else res.once('close', () => this.finish(ctx));
   };
 
   private context(req: IncomingMessage, res: ServerResponse): RequestContext {

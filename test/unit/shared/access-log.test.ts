@@ -15,11 +15,11 @@ test('access lines are valid JSON with every field, escaping what the client con
     bytes: 12,
     upstreamMs: 3.456,
     startMs: performance.now() - 5,
-    res: { writableFinished: true },
+    res: { writableFinished: true, destroyed: false },
   } as unknown as RequestContext;
   log.record(ctx, 200, 'miss');
   ctx.upstreamMs = undefined;
-  (ctx.res as { writableFinished: boolean }).writableFinished = false;
+  Object.assign(ctx.res, { writableFinished: false, destroyed: true });
   log.record(ctx, 499, 'pass');
   const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.equal(first.node, 'edge-"1"');
