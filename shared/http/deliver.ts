@@ -58,7 +58,7 @@ export class Deliverer {
     ctx: RequestContext,
     object: CachedObject,
     ageSec: number,
-    unreadable?: (err: StrataError) => void,
+    unreadable?: (ctx: RequestContext, err: StrataError) => void,
   ): void {
     const { res, req } = ctx;
     const meta = object.meta;
@@ -107,7 +107,7 @@ export class Deliverer {
     body: StoredBody,
     start: number,
     end: number,
-    unreadable: ((err: StrataError) => void) | undefined,
+    unreadable: ((ctx: RequestContext, err: StrataError) => void) | undefined,
   ): void {
     const res = ctx.res;
     if (ctx.method === 'HEAD' || end < start) {
@@ -132,7 +132,7 @@ export class Deliverer {
         first = await chunks.next();
       } catch (e) {
         const err = StrataError.from(e);
-        if (unreadable && !res.headersSent) return unreadable(err);
+        if (unreadable && !res.headersSent) return unreadable(ctx, err);
         return res.destroy();
       }
       if (res.destroyed) return void chunks.return?.();

@@ -232,15 +232,15 @@ export class Pipeline {
 
   /** Phase deliver for a stored object; a body found damaged before anything was sent becomes a miss. */
   private serve(ctx: RequestContext, object: CachedObject, ageSec: number): void {
-    this.deliver.object(ctx, object, ageSec, (err) => {
-      this.log.warn(
-        { code: err.code, key: ctx.key, reqId: ctx.id },
-        'stored body unreadable, fetching again',
-      );
-      ctx.outcome = { hit: false, fwd: 'uri-miss' };
-      this.miss(ctx, undefined);
-    });
+    this.deliver.object(ctx, object, ageSec, this.unreadable);
   }
+
+  /** Made once (not a closure per hit): a stored body found damaged before sending becomes a miss. */
+  private readonly unreadable = (ctx: RequestContext, err: StrataError): void => {
+    this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'stored body unreadable, fetching again');
+    ctx.outcome = { hit: false, fwd: 'uri-miss' };
+    this.miss(ctx, undefined);
+  };
 
   /** Phase miss: joins the fill in progress for the key, or starts one. */
   private miss(ctx: RequestContext, stale: CachedObject | undefined): void {
