@@ -90,6 +90,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Histogram children per status class (1xx..5xx), bound once instead of per observation. */
+  private readonly upstreamByClass = new Map<number, Histogram.Internal<'status_class'>>();
+
+  /** Records one upstream response's time to headers; runs once per upstream request. */
+  observeUpstream(status: number, seconds: number): void {
+    const statusClass = Math.floor(status / 100);
+    let child = this.upstreamByClass.get(statusClass);
+    if (!child) {
+      child = this.upstreamSeconds.labels(`${statusClass}xx`);
+      this.upstreamByClass.set(statusClass, child);
+    }
+    child.observe(seconds);
+  }
+
   /** Counts one finished client request; runs once per request, so it only adds numbers. */
   countRequest(outcome: string, status: number, bytes: number): void {
     const slot = status * 8 + (outcomeSlots[outcome] ?? 7);

@@ -550,7 +550,7 @@ export class Pipeline {
   private observeUpstream(ctx: RequestContext, status: number, sentAt: number): number {
     const ms = performance.now() - sentAt;
     ctx.upstreamMs = ms;
-    this.metrics.upstreamSeconds.observe({ status_class: `${Math.floor(status / 100)}xx` }, ms / 1000);
+    this.metrics.observeUpstream(status, ms / 1000);
     return ms;
   }
 
