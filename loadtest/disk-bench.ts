@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { detectPinning, pinned, startChild, stopAll, stopChildrenOnExit, track } from './processes.js';
-import { checkWrk } from './wrk.js';
+import { checkWrk, wrkDone } from './wrk.js';
 import { fetchRaw } from './edge-under-test.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,14 +53,7 @@ math.randomseed(os.time())
 function request()
   return wrk.format(nil, prefix .. math.random(0, count - 1))
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"durationUs":%d,"p50Us":%.1f,"p99Us":%.1f,"errors":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
-`;
+${wrkDone}`;
 
 interface Load {
   rps: number;

@@ -26,6 +26,16 @@ export interface LoadOptions {
   uniquePrefix?: string;
 }
 
+/** wrk's done(): prints the one BENCH_RESULT JSON line that runWrk() (and disk-bench) read. */
+export const wrkDone = `function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_RESULT {"requests":%d,"durationUs":%d,"p50Us":%.1f,"p99Us":%.1f,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+`;
+
 // wrk runs setup() once per thread in the main Lua state, then request() per request and done()
 // once in the main state. Latencies are in microseconds.
 const script = `
@@ -42,14 +52,7 @@ if prefix ~= nil and prefix ~= "" then
     return wrk.format(nil, prefix .. tid .. "-" .. counter)
   end
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH_RESULT {"requests":%d,"durationUs":%d,"p50Us":%.1f,"p99Us":%.1f,"errors":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
-end
-`;
+${wrkDone}`;
 
 /** Fails with an install hint when wrk is not on PATH. */
 export function checkWrk(): void {
