@@ -4,6 +4,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { bufferBody, type CacheStore, type CachedObject, type ObjectMeta } from '../../shared/cache/store.js';
+import { storedObject } from '../helpers/objects.js';
 
 export interface StoreLimits {
   maxBytes: number;
@@ -24,31 +25,15 @@ const limits: StoreLimits = { maxBytes: 8 * 1024 * 1024, maxObjectBytes: 1024 * 
 /** A stored object as the pipeline builds it; `body` may be text or bytes. */
 export function cached(key: string, body: string | Buffer, meta: Partial<ObjectMeta> = {}): CachedObject {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return {
-    meta: {
-      v: 1,
-      key,
-      variant: '',
-      vary: [],
-      status: 200,
-      headers: [
-        ['content-type', 'text/plain'],
-        ['content-length', String(bytes.length)],
-      ],
-      requestTimeMs: 1_700_000_000_000,
-      responseTimeMs: 1_700_000_000_100,
-      initialAgeSec: 0,
-      lifetimeSec: 60,
-      staleWhileRevalidateSec: 0,
-      staleIfErrorSec: 0,
-      mustRevalidate: false,
-      invalidated: false,
-      tags: [],
-      size: bytes.length,
-      ...meta,
-    },
-    body: bufferBody(bytes),
-  };
+  return storedObject(key, bufferBody(bytes), {
+    headers: [
+      ['content-type', 'text/plain'],
+      ['content-length', String(bytes.length)],
+    ],
+    requestTimeMs: 1_700_000_000_000,
+    responseTimeMs: 1_700_000_000_100,
+    ...meta,
+  });
 }
 
 export async function bodyOf(object: CachedObject, start?: number, end?: number): Promise<Buffer> {

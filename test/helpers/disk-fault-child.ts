@@ -9,34 +9,16 @@ import { pino } from 'pino';
 import { DiskStore } from '../../shared/cache/disk-store.js';
 import { TieredStore } from '../../shared/cache/tiered-store.js';
 import { bufferBody, type CachedObject } from '../../shared/cache/store.js';
+import { storedObject } from './objects.js';
 
 const [path] = process.argv.slice(2);
 const say = (line: Record<string, unknown>) => process.stdout.write(JSON.stringify(line) + '\n');
 
 function object(i: number): CachedObject {
   const size = 128 * 1024;
-  return {
-    meta: {
-      v: 1,
-      key: `http://fault.test/${i}`,
-      variant: '',
-      vary: [],
-      status: 200,
-      headers: [],
-      requestTimeMs: 0,
-      responseTimeMs: 0,
-      initialAgeSec: 0,
-      lifetimeSec: 60,
-      staleWhileRevalidateSec: 0,
-      staleIfErrorSec: 0,
-      mustRevalidate: false,
-      invalidated: false,
-      tags: [],
-      size,
-    },
-    // Random-looking bytes, so LevelDB's compression cannot shrink them under the limit.
-    body: bufferBody(Buffer.from(Array.from({ length: size }, (_, j) => (j * 2654435761 + i) >>> 24))),
-  };
+  // Random-looking bytes, so LevelDB's compression cannot shrink them under the limit.
+  const bytes = Buffer.from(Array.from({ length: size }, (_, j) => (j * 2654435761 + i) >>> 24));
+  return storedObject(`http://fault.test/${i}`, bufferBody(bytes));
 }
 
 if (path) {

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { DiskStore } from '../../shared/cache/disk-store.js';
-import type { CachedObject, StoredBody } from '../../shared/cache/store.js';
+import type { StoredBody } from '../../shared/cache/store.js';
+import { storedObject } from './objects.js';
 
 const [path, mib] = process.argv.slice(2);
 
@@ -38,27 +39,7 @@ if (path) {
   const key = 'http://rss.test/big';
   const writer = new DiskStore(options(path));
   await writer.open();
-  const object: CachedObject = {
-    meta: {
-      v: 1,
-      key,
-      variant: '',
-      vary: [],
-      status: 200,
-      headers: [],
-      requestTimeMs: 0,
-      responseTimeMs: 0,
-      initialAgeSec: 0,
-      lifetimeSec: 60,
-      staleWhileRevalidateSec: 0,
-      staleIfErrorSec: 0,
-      mustRevalidate: false,
-      invalidated: false,
-      tags: [],
-      size,
-    },
-    body: generated(size),
-  };
+  const object = storedObject(key, generated(size));
   await writer.put(object);
   await writer.close();
 
