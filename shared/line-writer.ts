@@ -16,8 +16,12 @@ export interface LineWriterOptions {
 }
 
 export class LineWriter {
-  private pending: string[] = [];
-  private pendingBytes = 0;
+  /** Lines are encoded straight into this buffer; no per-line strings are kept. */
+  private current: Buffer;
+  private used = 0;
+  /** Filled buffers waiting for the write in flight. */
+  private sealed: Buffer[] = [];
+  private sealedBytes = 0;
   private inFlight = false;
   private readonly timer: NodeJS.Timeout;
   private readonly flushBytes: number;
@@ -32,28 +36,57 @@ export class LineWriter {
   ) {
     this.flushBytes = options.flushBytes ?? 64 * 1024;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+    this.current = Buffer.allocUnsafeSlow(this.flushBytes);
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
     this.timer.unref();
   }
 
   /** Queues one or more whole lines (each ending in "\n"). */
   write(lines: string): boolean {
-    if (this.pendingBytes >= this.maxBufferedBytes) {
+    if (this.sealedBytes + this.used >= this.maxBufferedBytes) {
       this.dropped++;
       return false;
     }
-    this.pending.push(lines);
-    this.pendingBytes += lines.length;
-    if (this.pendingBytes >= this.flushBytes) this.flush();
+    // A UTF-16 unit is at most 3 bytes of UTF-8: with that much room the line fits whole.
+    if (lines.length * 3 > this.current.length - this.used) {
+      this.seal();
+      if (lines.length * 3 > this.current.length) {
+        const big = Buffer.from(lines);
+        this.sealed.push(big);
+        this.sealedBytes += big.length;
+        this.flush();
+        return true;
+      }
+    }
+    this.used += this.current.write(lines, this.used);
+    if (this.used + this.sealedBytes >= this.flushBytes) this.flush();
     return true;
+  }
+
+  /** Moves the current buffer's bytes to the queue of buffers to write. */
+  private seal(): void {
+    if (this.used === 0) return;
+    this.sealed.push(this.current.subarray(0, this.used));
+    this.sealedBytes += this.used;
+    this.current = Buffer.allocUnsafeSlow(this.flushBytes);
+    this.used = 0;
+  }
+
+  /** Takes everything waiting as one buffer, or undefined when nothing waits. */
+  private take(): Buffer | undefined {
+    this.seal();
+    if (this.sealed.length === 0) return undefined;
+    const data = this.sealed.length === 1 ? this.sealed[0] : Buffer.concat(this.sealed, this.sealedBytes);
+    this.sealed = [];
+    this.sealedBytes = 0;
+    return data;
   }
 
   /** Starts writing what waits, unless a write is already in flight (it continues when done). */
   flush(): void {
-    if (this.inFlight || this.pendingBytes === 0) return;
-    const data = Buffer.from(this.pending.join(''));
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.inFlight) return;
+    const data = this.take();
+    if (!data) return;
     this.inFlight = true;
     this.writeOut(data, 0);
   }
@@ -68,7 +101,7 @@ export class LineWriter {
       if (!err && offset + written < data.length) return this.writeOut(data, offset + written);
       // Any other error: the lines are lost; logging must never take the node down.
       this.inFlight = false;
-      if (this.pendingBytes >= this.flushBytes) this.flush();
+      if (this.used + this.sealedBytes >= this.flushBytes) this.flush();
       if (!this.inFlight) for (const resolve of this.idle.splice(0)) resolve();
     });
   }
@@ -80,12 +113,11 @@ export class LineWriter {
     this.flushSync();
   }
 
-  /** Writes what waits synchronously (for pino's flushSync and for exit). */
+  /** Writes what waits synchronously (for exit). */
   flushSync(): void {
-    if (this.inFlight || this.pendingBytes === 0) return;
-    const data = Buffer.from(this.pending.join(''));
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.inFlight) return;
+    const data = this.take();
+    if (!data) return;
     for (let offset = 0; offset < data.length;) {
       try {
         offset += writeSync(this.fd, data, offset);

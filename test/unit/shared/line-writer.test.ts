@@ -35,3 +35,12 @@ test('past maxBufferedBytes lines are dropped and counted, never buffered withou
   assert.equal(writer.dropped, 50 - accepted);
   await writer.close();
 });
+
+test('non-ASCII text and lines larger than the buffer come out intact and in order', async (t) => {
+  const { path, fd } = await tempFile(t);
+  const writer = new LineWriter(fd, { flushBytes: 256, flushMs: 10_000 });
+  const lines = ['é→✓ small\n', `${'x'.repeat(1000)}\n`, 'after the big one: 日本\n', `${'ü'.repeat(300)}\n`];
+  for (let i = 0; i < 20; i++) for (const line of lines) writer.write(line);
+  await writer.close();
+  assert.equal(await readFile(path, 'utf8'), lines.join('').repeat(20));
+});
