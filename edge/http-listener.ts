@@ -13,6 +13,7 @@ export class HttpListener implements Service {
   readonly server: Server;
   port = 0;
   private draining = false;
+  private readonly cacheStatus: string;
 
   constructor(
     private readonly address: string,
@@ -22,6 +23,8 @@ export class HttpListener implements Service {
     private readonly metrics: Metrics,
   ) {
     const s = config.server;
+    // RFC 9211: every response says what this cache did, refusals included.
+    this.cacheStatus = `${config.node.id}; fwd=bypass; detail=malformed-request`;
     this.server = createServer(
       {
         // Reject what RFC 9112 §6.3 calls request smuggling: llhttp in strict mode refuses
@@ -66,7 +69,7 @@ export class HttpListener implements Service {
           : '400 Bad Request';
     const body = `${status}\n`;
     socket.end(
-      `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nCache-Status: ${this.cacheStatus}\r\nConnection: close\r\n\r\n${body}`,
     );
     this.log.debug({ code, reason: err.message }, 'rejected malformed request');
   }
@@ -80,6 +83,7 @@ export class HttpListener implements Service {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
+      'cache-status': this.cacheStatus,
     });
     res.end(body);
     this.log.debug(invalid, 'rejected malformed request');

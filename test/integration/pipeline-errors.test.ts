@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { ok, startOrigin } from '../helpers/origin.js';
 import { metric, startEdge } from '../helpers/edge.js';
-import { rawConnect } from '../helpers/raw.js';
+import { rawConnect, rawRequest } from '../helpers/raw.js';
 import { until } from '../helpers/wait.js';
 
 test('regression: a request refused before any upstream work is counted as pass, not miss', async (t) => {
@@ -57,4 +57,19 @@ test('an upstream failure tells the client what failed, not the origin address o
   assert.equal(res.status, 502);
   assert.match(res.body, /^502 could not connect to the origin\nrequest id: \S+\n$/);
   assert.doesNotMatch(res.body, /127\.0\.0\.1|ECONNREFUSED/);
+});
+
+test('requests refused before the pipeline still carry Cache-Status', async (t) => {
+  const origin = await startOrigin(t, ok());
+  const edge = await startEdge(t, origin.url);
+  const smuggled = await rawRequest(
+    edge.node.http.port,
+    'POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+  );
+  assert.equal(smuggled.status, 400);
+  assert.equal(smuggled.headers['cache-status'], 'edge-test; fwd=bypass; detail=malformed-request');
+  const badHost = await rawRequest(edge.node.http.port, 'GET / HTTP/1.1\r\nHost: a.test/admin\r\n\r\n');
+  assert.equal(badHost.status, 400);
+  assert.equal(badHost.headers['cache-status'], 'edge-test; fwd=bypass; detail=malformed-request');
+  assert.equal(origin.requests.length, 0);
 });
