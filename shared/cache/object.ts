@@ -10,7 +10,7 @@ import {
   type PolicyOptions,
 } from './policy.js';
 import { connectionTokens, firstValue, hopByHop, type HeaderMap } from '../http/headers.js';
-import { variantKey } from './vary.js';
+import { variantKey, varyValue } from './vary.js';
 import type { CachedObject, ObjectMeta, StoredBody } from './store.js';
 
 /** Fields not stored with an object: hop-by-hop, and per-response ones recomputed on delivery. */
@@ -52,7 +52,7 @@ export function describeResponse(
     requestTimeMs: facts.requestTimeMs,
     responseTimeMs: facts.responseTimeMs,
   };
-  const reason = noStoreReason(policyFacts, directives, facts.requestNoStore);
+  const reason = noStoreReason(policyFacts, directives, targeted, facts.requestNoStore);
   if (reason) return { reason };
   const length = Number(firstValue(facts.headers['content-length']));
   if (length > maxObjectBytes) return { reason: 'too-large' };
@@ -63,11 +63,18 @@ export function describeResponse(
   if (fresh.lifetimeSec <= 0 && etag === undefined && lastModified === undefined)
     return { reason: 'no-freshness' };
   const vary = varyFields(facts.headers.vary) as string[];
+  const variant = variantKey(facts.requestHeaders, vary);
+  // A variant keyed on Accept-Encoding holds only a coding every request with that key accepts.
+  if (vary.includes('accept-encoding')) {
+    const coding = (firstValue(facts.headers['content-encoding']) ?? 'identity').trim().toLowerCase();
+    if (coding !== 'identity' && coding !== varyValue(facts.requestHeaders, 'accept-encoding'))
+      return { reason: 'content-encoding' };
+  }
   return {
     meta: {
       v: 1,
       key: facts.key,
-      variant: variantKey(facts.requestHeaders, vary),
+      variant,
       vary,
       status: facts.status,
       headers: storedHeaders(facts.headers),

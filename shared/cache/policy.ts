@@ -16,7 +16,8 @@ export type NoCacheReason =
   | 'no-freshness'
   | 'request-no-store'
   | 'too-large'
-  | 'aborted';
+  | 'aborted'
+  | 'content-encoding';
 
 export interface PolicyOptions {
   /** Fraction of (Date - Last-Modified) used as heuristic lifetime. */
@@ -89,6 +90,7 @@ function surrogateDirectives(value: string | string[]): Directives {
 export function noStoreReason(
   facts: ResponseFacts,
   cc: Directives,
+  targeted: boolean,
   requestNoStore: boolean,
 ): NoCacheReason | undefined {
   // RFC 9111 §3: the request method is understood by the cache (only GET is stored here).
@@ -117,6 +119,17 @@ export function noStoreReason(
   // RFC 9110 §12.5.5: a Vary value of "*" always fails to match.
   const vary = varyFields(facts.responseHeaders.vary);
   if (vary === '*') return 'vary-star';
+  // RFC 9111 §3: a response is stored only if it has explicit freshness (Expires, max-age,
+  // s-maxage), is marked public, or has a status code that is heuristically cacheable. A
+  // validator alone does not qualify (a 500 with an ETag must not be stored).
+  if (
+    !cacheableByDefault.has(facts.status) &&
+    !cc.has('public') &&
+    !cc.has('max-age') &&
+    !cc.has('s-maxage') &&
+    (targeted || facts.responseHeaders.expires === undefined)
+  )
+    return 'status';
   return undefined;
 }
 

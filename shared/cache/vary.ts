@@ -4,12 +4,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CachedObject } from './store.js';
 
-const absent = '\u0000';
+/** The value standing for a field the request does not have. */
+export const absentValue = '\u0000';
 
 /** The normalized value of one request field for variant matching. */
 export function varyValue(headers: IncomingHttpHeaders, name: string): string {
   const v = headers[name];
-  if (v === undefined) return absent;
+  if (v === undefined) return absentValue;
   const text = Array.isArray(v) ? v.join(',') : v;
   if (name === 'accept-encoding') return acceptEncoding(text);
   if (name === 'accept-language') return acceptLanguage(text);

@@ -163,6 +163,8 @@ export class Deliverer {
     validators?: { etag?: string; lastModified?: string },
   ): FillConsumer | undefined {
     const { res, req } = ctx;
+    // The client left while the origin was answering: nobody to send to.
+    if (res.destroyed) return undefined;
     const wire: string[] = [];
     let via = this.via;
     let upstreamStatus: string | undefined;

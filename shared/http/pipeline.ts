@@ -9,7 +9,7 @@ import { StrataError, catalog } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
-import { Fill, FillRegistry } from '../cache/fill.js';
+import { Fill, FillRegistry, type FillHead } from '../cache/fill.js';
 import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
 import { cacheStatus, outcomeLabel, type CacheOutcome, type Forward } from '../cache/outcome.js';
 import {
@@ -22,7 +22,7 @@ import {
   type PolicyOptions,
 } from '../cache/policy.js';
 import type { CacheStore, CachedObject } from '../cache/store.js';
-import { selectVariant, variantKey } from '../cache/vary.js';
+import { absentValue, selectVariant, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import { limitBody } from './body-limit.js';
 import { Deliverer } from './deliver.js';
@@ -258,7 +258,16 @@ export class Pipeline {
   private async join(ctx: RequestContext, fill: Fill, stale: CachedObject | undefined): Promise<void> {
     ctx.outcome.collapsed = true;
     this.metrics.collapsed.inc();
-    const head = await fill.head;
+    let head: FillHead;
+    try {
+      head = await fill.head;
+    } catch (err) {
+      // The fill failed: this request may still have a stale object it is allowed to use.
+      if (!stale || !usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, this.clock()))) throw err;
+      ctx.outcome.hit = true;
+      ctx.outcome.detail = 'stale-if-error';
+      return this.serve(ctx, stale, currentAge(stale.meta, this.clock()));
+    }
     // A fill answers for one variant; a request for another goes upstream on its own.
     const meta = head.kind === 'object' ? head.object.meta : head.meta;
     if (!meta || (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant)) {
@@ -304,8 +313,16 @@ export class Pipeline {
     stale: CachedObject | undefined,
     client: RequestContext | undefined,
   ): Promise<void> {
+    // A background revalidation is shared: one client's directives must not shape it.
+    const reqCc = client ? ctx.reqCc : noRequestDirectives;
     const headers = this.upstreamHeaders(ctx);
     for (const name of fillStrips) delete headers[name];
+    // The origin is asked for exactly the coding the variant key stands for, so what is
+    // stored under a key is what every request with that key accepts (see vary.ts).
+    headers['accept-encoding'] = varyValue(ctx.req.headers, 'accept-encoding').replace(
+      absentValue,
+      'identity',
+    );
     if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
     if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
     const requestTimeMs = this.clock();
@@ -315,7 +332,7 @@ export class Pipeline {
       up = await this.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
     } catch (e) {
       const err = StrataError.from(e);
-      if (stale && usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, this.clock()))) {
+      if (stale && usableOnError(stale.meta, reqCc, currentAge(stale.meta, this.clock()))) {
         this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'origin failed, serving stale');
         return this.settle(
           fill,
@@ -348,7 +365,7 @@ export class Pipeline {
     if (
       stale &&
       up.status >= 500 &&
-      usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, responseTimeMs))
+      usableOnError(stale.meta, reqCc, currentAge(stale.meta, responseTimeMs))
     ) {
       up.body.resume();
       return this.settle(
@@ -361,7 +378,7 @@ export class Pipeline {
       {
         key: ctx.key,
         requestHeaders: ctx.req.headers,
-        requestNoStore: ctx.reqCc.noStore,
+        requestNoStore: reqCc.noStore,
         status: up.status,
         headers: up.headers,
         requestTimeMs,
@@ -425,7 +442,9 @@ export class Pipeline {
   /** Records why a response is not stored; the key skips collapsing for a while. */
   private notCacheable(fill: Fill, reason: NonNullable<CacheOutcome['detail']>): void {
     this.metrics.notStored.inc({ reason });
-    this.fills.markPass(fill.key);
+    // Only the response makes a URL uncacheable; one request's own headers (no-store,
+    // Authorization) must not switch collapsing off for everyone.
+    if (reason !== 'request-no-store' && reason !== 'authorization') this.fills.markPass(fill.key);
     this.fills.release(fill);
     fill.pass();
   }
@@ -506,6 +525,12 @@ export class Pipeline {
       }
     }
     for (const key of keys) {
+      // A fill already running fetched what this request just changed: it must not be stored.
+      const running = this.fills.get(key);
+      if (running) {
+        this.fills.release(running);
+        running.pass();
+      }
       this.store.purge({ kind: 'url', key }, false).then(
         (n) => this.metrics.invalidations.inc(n),
         (err: unknown) => this.log.error({ err, key }, 'invalidation failed'),

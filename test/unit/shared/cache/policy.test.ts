@@ -52,24 +52,24 @@ test('CDN-Cache-Control overrides Cache-Control and Expires; an invalid one is i
   assert.equal(lifetimeOf({ 'cache-control': 'max-age=5', 'cdn-cache-control': 'max-age=500' }), 500);
   assert.equal(lifetimeOf({ 'cache-control': 'max-age=5', 'cdn-cache-control': 'Max-Age=500' }), 5);
   const { directives } = cacheDirectives({ 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=1' });
-  assert.equal(noStoreReason(facts({}), directives, false), undefined);
+  assert.equal(noStoreReason(facts({}), directives, false, false), undefined);
 });
 
 test('storability: method, status, no-store, private, Authorization, Vary: *, must-understand', () => {
   const cc = (v: string) => cacheDirectives({ 'cache-control': v }).directives;
-  assert.equal(noStoreReason({ ...facts({}), method: 'POST' }, cc(''), false), 'method');
-  assert.equal(noStoreReason(facts({}, 206), cc('max-age=5'), false), 'status');
-  assert.equal(noStoreReason(facts({}), cc('no-store'), false), 'no-store');
-  assert.equal(noStoreReason(facts({}), cc('private'), false), 'private');
+  assert.equal(noStoreReason({ ...facts({}), method: 'POST' }, cc(''), false, false), 'method');
+  assert.equal(noStoreReason(facts({}, 206), cc('max-age=5'), false, false), 'status');
+  assert.equal(noStoreReason(facts({}), cc('no-store'), false, false), 'no-store');
+  assert.equal(noStoreReason(facts({}), cc('private'), false, false), 'private');
   assert.equal(
-    noStoreReason(facts({}, 200, { authorization: 'x' }), cc('max-age=5'), false),
+    noStoreReason(facts({}, 200, { authorization: 'x' }), cc('max-age=5'), false, false),
     'authorization',
   );
-  assert.equal(noStoreReason(facts({}, 200, { authorization: 'x' }), cc('public'), false), undefined);
-  assert.equal(noStoreReason(facts({ vary: 'a, *' }), cc(''), false), 'vary-star');
-  assert.equal(noStoreReason(facts({}), cc('must-understand, no-store'), false), undefined);
-  assert.equal(noStoreReason(facts({}, 299), cc('must-understand, no-store'), false), 'status');
-  assert.equal(noStoreReason(facts({}), cc(''), true), 'request-no-store');
+  assert.equal(noStoreReason(facts({}, 200, { authorization: 'x' }), cc('public'), false, false), undefined);
+  assert.equal(noStoreReason(facts({ vary: 'a, *' }), cc(''), false, false), 'vary-star');
+  assert.equal(noStoreReason(facts({}), cc('must-understand, no-store'), false, false), undefined);
+  assert.equal(noStoreReason(facts({}, 299), cc('must-understand, no-store'), false, false), 'status');
+  assert.equal(noStoreReason(facts({}), cc(''), false, true), 'request-no-store');
 });
 
 test('Age: one non-negative integer; anything else is invalid', () => {
