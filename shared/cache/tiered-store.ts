@@ -78,6 +78,10 @@ export class TieredStore implements CacheStore {
   variants(key: string): Variants | Promise<Variants> {
     const mem = this.memory.variants(key);
     if (!this.diskOn) return mem;
+    if (mem === undefined) {
+      const queued = this.queue.pending(key);
+      if (queued.length > 0) return queued;
+    }
     const onDisk = this.disk.variantCount(key);
     if (onDisk === 0 || (mem !== undefined && mem.length >= onDisk)) return mem;
     let read = this.reading.get(key);

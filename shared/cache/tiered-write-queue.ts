@@ -15,6 +15,8 @@ export class WriteBehind {
   private queue: CachedObject[] = [];
   private queuedBytes = 0;
   private running = false;
+  /** The object being written now: taken off the queue, not yet in the disk index. */
+  private writing: CachedObject | undefined;
   private stopped = false;
   private idle: (() => void)[] = [];
 
@@ -37,6 +39,18 @@ export class WriteBehind {
 
   has(object: CachedObject): boolean {
     return this.queue.includes(object);
+  }
+
+  /**
+   * Objects of a key waiting for the disk (newest first): an object too large for the memory
+   * tier is only here until its write lands, and must still be found.
+   */
+  pending(key: string): CachedObject[] {
+    const found: CachedObject[] = [];
+    for (let i = this.queue.length - 1; i >= 0; i--)
+      if (this.queue[i].meta.key === key) found.push(this.queue[i]);
+    if (this.writing?.meta.key === key) found.push(this.writing);
+    return found;
   }
 
   /**
@@ -71,7 +85,9 @@ export class WriteBehind {
     this.running = true;
     for (let object = this.queue.shift(); object; object = this.queue.shift()) {
       this.queuedBytes -= object.body.size;
+      this.writing = object;
       await this.options.write(object);
+      this.writing = undefined;
     }
     this.running = false;
     const idle = this.idle;

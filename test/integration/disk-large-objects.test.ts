@@ -32,6 +32,9 @@ test('an object over the memory limit but within the disk limit is stored on dis
   const edge = await startEdge(t, origin.url, overrides);
   const first = await edge.get('/big', { host: 'site.test' });
   assert.match(first.cacheStatus, /fwd=uri-miss; fwd-status=200; stored/);
+  // Regression: while its disk write is queued, the object (in no memory tier) is still a hit.
+  const queued = await edge.get('/big', { host: 'site.test' });
+  assert.match(queued.cacheStatus, /hit/);
   await (edge.node.store as TieredStore).flush();
   const hit = await edge.get('/big', { host: 'site.test' });
   assert.match(hit.cacheStatus, /hit/);
