@@ -9,7 +9,7 @@ import { StrataError, catalog } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
-import { Fill, FillRegistry, type FillHead } from '../cache/fill.js';
+import { Fill, FillRegistry, type FillConsumer, type FillHead } from '../cache/fill.js';
 import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
 import { cacheStatus, outcomeLabel, type CacheOutcome, type Forward } from '../cache/outcome.js';
 import {
@@ -21,7 +21,7 @@ import {
   usableOnError,
   type PolicyOptions,
 } from '../cache/policy.js';
-import type { CacheStore, CachedObject } from '../cache/store.js';
+import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { absentValue, selectVariant, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import { limitBody } from './body-limit.js';
@@ -57,8 +57,8 @@ const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-/** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const surrogateCapability = `${surrogateDevice}="Surrogate/1.0"`;
+/** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const fillStrips = [
   'if-none-match',
   'if-modified-since',
@@ -288,11 +288,7 @@ export class Pipeline {
     ctx.outcome.fwdStatus = head.status;
     ctx.outcome.stored = true;
     ctx.upstreamMs = head.upstreamMs;
-    const consumer = this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta);
-    if (consumer) {
-      fill.subscribe(consumer);
-      ctx.res.once('close', () => fill.unsubscribe(consumer));
-    }
+    this.attach(ctx, fill, this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta), false);
   }
 
   /** RFC 5861 §3: one background revalidation per key while stale responses are served. */
@@ -315,16 +311,7 @@ export class Pipeline {
   ): Promise<void> {
     // A background revalidation is shared: one client's directives must not shape it.
     const reqCc = client ? ctx.reqCc : noRequestDirectives;
-    const headers = this.upstreamHeaders(ctx);
-    for (const name of fillStrips) delete headers[name];
-    // The origin is asked for exactly the coding the variant key stands for, so what is
-    // stored under a key is what every request with that key accepts (see vary.ts).
-    headers['accept-encoding'] = varyValue(ctx.req.headers, 'accept-encoding').replace(
-      absentValue,
-      'identity',
-    );
-    if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
-    if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
+    const headers = this.fillHeaders(ctx, stale);
     const requestTimeMs = this.clock();
     const sentAt = performance.now();
     let up: UpstreamResponse;
@@ -387,7 +374,7 @@ export class Pipeline {
       this.policy,
       this.maxStorableBytes,
     );
-    let meta = described.meta;
+    const meta = described.meta;
     if (described.reason) this.notCacheable(fill, described.reason);
     else this.fills.clearPass(ctx.key);
     const clientHeaders = clientResponseHeaders(up.headers);
@@ -403,12 +390,54 @@ export class Pipeline {
       client.outcome.fwdStatus = up.status;
       client.outcome.stored = meta !== undefined;
       if (described.reason) client.outcome.detail ??= described.reason;
-      const consumer = this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta);
-      if (consumer) {
-        fill.subscribe(consumer, true);
-        client.res.once('close', () => fill.unsubscribe(consumer));
-      }
+      this.attach(
+        client,
+        fill,
+        this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta),
+        true,
+      );
     }
+    await this.fillBody(ctx, fill, up, meta);
+  }
+
+  /** The upstream request headers of a fill: conditional when revalidating `stale`. */
+  private fillHeaders(ctx: RequestContext, stale: CachedObject | undefined): Record<string, string> {
+    const headers = this.upstreamHeaders(ctx);
+    for (const name of fillStrips) delete headers[name];
+    // The origin is asked for exactly the coding the variant key stands for, so what is
+    // stored under a key is what every request with that key accepts (see vary.ts).
+    headers['accept-encoding'] = varyValue(ctx.req.headers, 'accept-encoding').replace(
+      absentValue,
+      'identity',
+    );
+    if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
+    if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
+    return headers;
+  }
+
+  /** Subscribes a client to a fill's body until the client goes away. */
+  private attach(
+    ctx: RequestContext,
+    fill: Fill,
+    consumer: FillConsumer | undefined,
+    starter: boolean,
+  ): void {
+    if (!consumer) return;
+    fill.subscribe(consumer, starter);
+    ctx.res.once('close', () => fill.unsubscribe(consumer));
+  }
+
+  /**
+   * Reads a fill's body from upstream, broadcasting it, and stores it when it is complete and
+   * still storable (`meta`); past the storable size it passes through without being kept.
+   */
+  private async fillBody(
+    ctx: RequestContext,
+    fill: Fill,
+    up: UpstreamResponse,
+    stored: ObjectMeta | undefined,
+  ): Promise<void> {
+    let meta = stored;
     let size = 0;
     try {
       await pump(up.body, (chunk) => {
