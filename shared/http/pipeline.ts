@@ -17,7 +17,6 @@ import {
   noRequestDirectives,
   requestDirectives,
   reuse,
-  surrogateDevice,
   usableOnError,
   type PolicyOptions,
 } from '../cache/policy.js';
@@ -26,9 +25,10 @@ import { absentValue, selectVariant, variantKey, varyValue } from '../cache/vary
 import type { RequestContext } from './context.js';
 import { limitBody } from './body-limit.js';
 import { Deliverer } from './deliver.js';
-import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
+import { clientResponseHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
-import { upstreamError, type UpstreamRequest, type UpstreamResponse } from './upstream.js';
+import { upstreamError, type UpstreamResponse } from './upstream.js';
+import { UpstreamClient } from './upstream-client.js';
 import { pump } from './pump.js';
 import { maxStorableBytes } from '../cache/build-store.js';
 
@@ -57,7 +57,6 @@ const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const idempotentMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-const surrogateCapability = `${surrogateDevice}="Surrogate/1.0"`;
 /** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const fillStrips = [
   'if-none-match',
@@ -80,6 +79,7 @@ export class Pipeline {
   private readonly via: string;
   private readonly policy: PolicyOptions;
   private readonly deliver: Deliverer;
+  private readonly upstream: UpstreamClient;
   private readonly accessLog: AccessLog | undefined;
   /** Larger responses pass through uncached (the larger of the memory and disk limits). */
   private readonly maxStorableBytes: number;
@@ -102,6 +102,14 @@ export class Pipeline {
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
     };
     this.deliver = new Deliverer(this.nodeId, this.via);
+    this.upstream = new UpstreamClient({
+      scheme: this.scheme,
+      via: this.via,
+      trustForwarded: options.config.proxy.trustForwarded,
+      metrics: this.metrics,
+      log: this.log,
+      clock: this.clock,
+    });
     this.accessLog = options.accessLog;
     this.maxStorableBytes = maxStorableBytes(options.config);
     this.fills = new FillRegistry(options.config.cache.hitForPass);
@@ -316,7 +324,7 @@ export class Pipeline {
     const sentAt = performance.now();
     let up: UpstreamResponse;
     try {
-      up = await this.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
+      up = await this.upstream.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
     } catch (e) {
       const err = StrataError.from(e);
       if (stale && usableOnError(stale.meta, reqCc, currentAge(stale.meta, this.clock()))) {
@@ -332,7 +340,7 @@ export class Pipeline {
       throw err;
     }
     const responseTimeMs = this.clock();
-    const upstreamMs = this.observeUpstream(ctx, up.status, sentAt);
+    const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
     if (stale && up.status === 304) {
       up.body.resume();
       const object = refreshObject(
@@ -402,7 +410,7 @@ export class Pipeline {
 
   /** The upstream request headers of a fill: conditional when revalidating `stale`. */
   private fillHeaders(ctx: RequestContext, stale: CachedObject | undefined): Record<string, string> {
-    const headers = this.upstreamHeaders(ctx);
+    const headers = this.upstream.headers(ctx);
     for (const name of fillStrips) delete headers[name];
     // The origin is asked for exactly the coding the variant key stands for, so what is
     // stored under a key is what every request with that key accepts (see vary.ts).
@@ -498,7 +506,7 @@ export class Pipeline {
   private async pass(ctx: RequestContext, fwd: Forward): Promise<void> {
     ctx.outcome.fwd = fwd;
     const { req } = ctx;
-    const headers = this.upstreamHeaders(ctx);
+    const headers = this.upstream.headers(ctx);
     const hasBody =
       req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
     let body: Readable | null = null;
@@ -515,12 +523,12 @@ export class Pipeline {
     };
     ctx.res.once('close', onClose);
     const sentAt = performance.now();
-    const up = await this.send(
+    const up = await this.upstream.send(
       ctx.site,
       { method: ctx.method, path: ctx.target, headers, body, signal: abort.signal },
       idempotentMethods.has(ctx.method) && !hasBody,
     );
-    this.observeUpstream(ctx, up.status, sentAt);
+    this.upstream.observe(ctx, up.status, sentAt);
     ctx.outcome.fwdStatus = up.status;
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
@@ -565,47 +573,6 @@ export class Pipeline {
         (err: unknown) => this.log.error({ err, key }, 'invalidation failed'),
       );
     }
-  }
-
-  /** Sends upstream, trying the next origin once when the connection failed before anything was sent. */
-  private async send(site: Site, request: UpstreamRequest, retryable: boolean): Promise<UpstreamResponse> {
-    const now = this.clock();
-    const candidates = site.origins.candidates(now);
-    for (let i = 0; ; i++) {
-      try {
-        return await candidates[i].request(request);
-      } catch (e) {
-        const err = StrataError.from(e);
-        // A client leaving, or its body over the limit, is not the origin's fault.
-        if (err.source === 'upstream') this.metrics.upstreamErrors.inc({ code: err.code });
-        if (err.retry) site.origins.markDown(candidates[i], now);
-        if (!err.retry || !retryable || i >= 1 || i + 1 >= candidates.length) throw err;
-        this.log.warn({ code: err.code, peer: candidates[i].url }, 'origin failed, trying next candidate');
-      }
-    }
-  }
-
-  private upstreamHeaders(ctx: RequestContext): Record<string, string> {
-    const headers = upstreamRequestHeaders(ctx.req.rawHeaders, {
-      clientIp: ctx.req.socket.remoteAddress ?? '',
-      proto: this.scheme,
-      host: ctx.host,
-      trustForwarded: this.config.proxy.trustForwarded,
-      via: this.via,
-      originHost: ctx.site.config.originHost,
-    });
-    // Edge Architecture 1.0: announce Strata as a surrogate so origins can target it.
-    const prior = headers['surrogate-capability'];
-    headers['surrogate-capability'] = prior ? `${prior}, ${surrogateCapability}` : surrogateCapability;
-    return headers;
-  }
-
-  /** Records the time to upstream headers (a duration: monotonic clock, not the cache clock). */
-  private observeUpstream(ctx: RequestContext, status: number, sentAt: number): number {
-    const ms = performance.now() - sentAt;
-    ctx.upstreamMs = ms;
-    this.metrics.observeUpstream(status, ms / 1000);
-    return ms;
   }
 
   /** Runs an async phase; its failure ends the request through respondError. */
