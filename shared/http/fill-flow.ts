@@ -1,0 +1,335 @@
+// FillFlow: what happens on a miss. Concurrent misses for one key collapse into one Fill; the
+// fill fetches from upstream (conditionally when revalidating a stale object), streams the body
+// to every waiting client while it is stored, and ends in a stored object, a stale one served on
+// error, or a pass-through. Also serves stored objects, since a damaged one turns into a miss.
+
+import { StrataError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { Fill, type FillConsumer, type FillHead, type FillRegistry } from '../cache/fill.js';
+import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
+import type { CacheOutcome } from '../cache/outcome.js';
+import { currentAge, noRequestDirectives, usableOnError, type PolicyOptions } from '../cache/policy.js';
+import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
+import { absentValue, variantKey, varyValue } from '../cache/vary.js';
+import type { RequestContext } from './context.js';
+import type { Deliverer } from './deliver.js';
+import { clientResponseHeaders } from './headers.js';
+import { pump } from './pump.js';
+import { upstreamError, type UpstreamResponse } from './upstream.js';
+import type { UpstreamClient } from './upstream-client.js';
+
+/** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
+const fillStrips = [
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+];
+
+export interface FillFlowOptions {
+  fills: FillRegistry;
+  store: CacheStore;
+  deliver: Deliverer;
+  upstream: UpstreamClient;
+  policy: PolicyOptions;
+  metrics: Metrics;
+  log: Logger;
+  clock: () => number;
+  /** Larger responses pass through uncached (the larger of the memory and disk limits). */
+  maxStorableBytes: number;
+  /** Bodies up to this size are kept as one buffer for the memory tier. */
+  memoryMaxObjectBytes: number;
+  /** Runs an async phase for a request; its failure ends the request with an error response. */
+  run(ctx: RequestContext, work: Promise<void>): void;
+}
+
+export class FillFlow {
+  private readonly fills: FillRegistry;
+  private readonly store: CacheStore;
+  private readonly deliver: Deliverer;
+  private readonly upstream: UpstreamClient;
+  private readonly policy: PolicyOptions;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly maxStorableBytes: number;
+
+  constructor(private readonly options: FillFlowOptions) {
+    this.fills = options.fills;
+    this.store = options.store;
+    this.deliver = options.deliver;
+    this.upstream = options.upstream;
+    this.policy = options.policy;
+    this.metrics = options.metrics;
+    this.log = options.log;
+    this.clock = options.clock;
+    this.maxStorableBytes = options.maxStorableBytes;
+  }
+
+  /** Phase deliver for a stored object; a body found damaged before anything was sent becomes a miss. */
+  serve(ctx: RequestContext, object: CachedObject, ageSec: number): void {
+    this.deliver.object(ctx, object, ageSec, this.unreadable);
+  }
+
+  /** Made once (not a closure per hit): a stored body found damaged before sending becomes a miss. */
+  private readonly unreadable = (ctx: RequestContext, err: StrataError): void => {
+    this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'stored body unreadable, fetching again');
+    ctx.outcome = { hit: false, fwd: 'uri-miss' };
+    this.miss(ctx, undefined);
+  };
+
+  /** Phase miss: joins the fill in progress for the key, or starts one. */
+  miss(ctx: RequestContext, stale: CachedObject | undefined): void {
+    if (this.fills.isPass(ctx.key)) {
+      ctx.outcome.fwd = 'bypass';
+      ctx.outcome.detail = 'hit-for-pass';
+      return this.options.run(ctx, this.fetch(ctx, new Fill(ctx.key), stale, ctx));
+    }
+    const existing = this.fills.get(ctx.key);
+    if (existing) return this.options.run(ctx, this.join(ctx, existing, stale));
+    this.options.run(ctx, this.fetch(ctx, this.fills.begin(ctx.key), stale, ctx));
+  }
+
+  /** A collapsed request: waits for another request's fill and streams from it. */
+  private async join(ctx: RequestContext, fill: Fill, stale: CachedObject | undefined): Promise<void> {
+    ctx.outcome.collapsed = true;
+    this.metrics.collapsed.inc();
+    let head: FillHead;
+    try {
+      head = await fill.head;
+    } catch (err) {
+      // The fill failed: this request may still have a stale object it is allowed to use.
+      if (!stale || !usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, this.clock()))) throw err;
+      ctx.outcome.hit = true;
+      ctx.outcome.detail = 'stale-if-error';
+      return this.serve(ctx, stale, currentAge(stale.meta, this.clock()));
+    }
+    // A fill answers for one variant; a request for another goes upstream on its own.
+    const meta = head.kind === 'object' ? head.object.meta : head.meta;
+    if (!meta || (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant)) {
+      ctx.outcome.collapsed = false;
+      return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
+    }
+    if (head.kind === 'object') {
+      ctx.outcome.fwdStatus = head.status || undefined;
+      ctx.outcome.detail = head.how;
+      ctx.outcome.hit = head.how === 'stale-if-error';
+      return this.serve(ctx, head.object, currentAge(head.object.meta, this.clock()));
+    }
+    // Found too large to store after all: this request goes upstream on its own.
+    if (!fill.joinable) {
+      ctx.outcome.collapsed = false;
+      return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
+    }
+    ctx.outcome.fwdStatus = head.status;
+    ctx.outcome.stored = true;
+    ctx.upstreamMs = head.upstreamMs;
+    this.attach(ctx, fill, this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta), false);
+  }
+
+  /** RFC 5861 §3: one background revalidation per key while stale responses are served. */
+  revalidateInBackground(ctx: RequestContext, stale: CachedObject): void {
+    if (this.fills.get(ctx.key)) return;
+    this.fetch(ctx, this.fills.begin(ctx.key), stale, undefined).catch((err: unknown) => {
+      this.log.warn({ err, key: ctx.key }, 'background revalidation failed');
+    });
+  }
+
+  /**
+   * Phase fetch: one upstream GET for a fill, conditional when a stale object is given.
+   * `client` is the request that started it (undefined for background revalidation).
+   */
+  private async fetch(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject | undefined,
+    client: RequestContext | undefined,
+  ): Promise<void> {
+    // A background revalidation is shared: one client's directives must not shape it.
+    const reqCc = client ? ctx.reqCc : noRequestDirectives;
+    const headers = this.fillHeaders(ctx, stale);
+    const requestTimeMs = this.clock();
+    const sentAt = performance.now();
+    let up: UpstreamResponse;
+    try {
+      up = await this.upstream.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
+    } catch (e) {
+      const err = StrataError.from(e);
+      if (stale && usableOnError(stale.meta, reqCc, currentAge(stale.meta, this.clock()))) {
+        this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'origin failed, serving stale');
+        return this.settle(
+          fill,
+          { kind: 'object', object: stale, how: 'stale-if-error', status: 0, upstreamMs: 0 },
+          client,
+        );
+      }
+      this.fills.release(fill);
+      fill.fail(err);
+      throw err;
+    }
+    const responseTimeMs = this.clock();
+    const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
+    if (stale && up.status === 304) {
+      up.body.resume();
+      const object = refreshObject(
+        stale,
+        { headers: up.headers, requestHeaders: ctx.req.headers, requestTimeMs, responseTimeMs },
+        this.policy,
+      );
+      this.store
+        .updateMeta(object.meta)
+        .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store update failed'));
+      return this.settle(
+        fill,
+        { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs },
+        client,
+      );
+    }
+    if (
+      stale &&
+      up.status >= 500 &&
+      usableOnError(stale.meta, reqCc, currentAge(stale.meta, responseTimeMs))
+    ) {
+      up.body.resume();
+      return this.settle(
+        fill,
+        { kind: 'object', object: stale, how: 'stale-if-error', status: up.status, upstreamMs },
+        client,
+      );
+    }
+    const described = describeResponse(
+      {
+        key: ctx.key,
+        requestHeaders: ctx.req.headers,
+        requestNoStore: reqCc.noStore,
+        status: up.status,
+        headers: up.headers,
+        requestTimeMs,
+        responseTimeMs,
+      },
+      this.policy,
+      this.maxStorableBytes,
+    );
+    const meta = described.meta;
+    if (described.reason) this.notCacheable(fill, described.reason);
+    else this.fills.clearPass(ctx.key);
+    const clientHeaders = clientResponseHeaders(up.headers);
+    fill.setHead({
+      kind: 'stream',
+      status: up.status,
+      headers: clientHeaders,
+      meta,
+      noStore: described.reason,
+      upstreamMs,
+    });
+    if (client) {
+      client.outcome.fwdStatus = up.status;
+      client.outcome.stored = meta !== undefined;
+      if (described.reason) client.outcome.detail ??= described.reason;
+      this.attach(
+        client,
+        fill,
+        this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta),
+        true,
+      );
+    }
+    await this.fillBody(ctx, fill, up, meta);
+  }
+
+  /** The upstream request headers of a fill: conditional when revalidating `stale`. */
+  private fillHeaders(ctx: RequestContext, stale: CachedObject | undefined): Record<string, string> {
+    const headers = this.upstream.headers(ctx);
+    for (const name of fillStrips) delete headers[name];
+    // The origin is asked for exactly the coding the variant key stands for, so what is
+    // stored under a key is what every request with that key accepts (see vary.ts).
+    headers['accept-encoding'] = varyValue(ctx.req.headers, 'accept-encoding').replace(
+      absentValue,
+      'identity',
+    );
+    if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
+    if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
+    return headers;
+  }
+
+  /** Subscribes a client to a fill's body until the client goes away. */
+  private attach(
+    ctx: RequestContext,
+    fill: Fill,
+    consumer: FillConsumer | undefined,
+    starter: boolean,
+  ): void {
+    if (!consumer) return;
+    fill.subscribe(consumer, starter);
+    ctx.res.once('close', () => fill.unsubscribe(consumer));
+  }
+
+  /**
+   * Reads a fill's body from upstream, broadcasting it, and stores it when it is complete and
+   * still storable (`meta`); past the storable size it passes through without being kept.
+   */
+  private async fillBody(
+    ctx: RequestContext,
+    fill: Fill,
+    up: UpstreamResponse,
+    stored: ObjectMeta | undefined,
+  ): Promise<void> {
+    let meta = stored;
+    let size = 0;
+    try {
+      await pump(up.body, (chunk) => {
+        size += chunk.length;
+        if (meta && size > this.maxStorableBytes) {
+          meta = undefined;
+          this.notCacheable(fill, 'too-large');
+        }
+        // Nobody to send it to and nothing to store: stop reading.
+        if (!meta && !fill.hasConsumers) return false;
+        return fill.push(chunk);
+      });
+    } catch (e) {
+      // An aborted upstream body is never stored; clients see a cut connection.
+      const err = upstreamError(e, up.origin);
+      this.metrics.upstreamErrors.inc({ code: err.code });
+      this.fills.release(fill);
+      fill.fail(err);
+      this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id, peer: up.origin }, 'upstream body failed');
+      return;
+    }
+    const body = fill.finish(this.options.memoryMaxObjectBytes);
+    this.fills.release(fill);
+    if (meta && body) {
+      this.store
+        .put(completeObject(meta, body))
+        .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store put failed'));
+    }
+  }
+
+  /** Records why a response is not stored; the key skips collapsing for a while. */
+  private notCacheable(fill: Fill, reason: NonNullable<CacheOutcome['detail']>): void {
+    this.metrics.notStored.inc({ reason });
+    // Only the response makes a URL uncacheable; one request's own headers (no-store,
+    // Authorization) must not switch collapsing off for everyone.
+    if (reason !== 'request-no-store' && reason !== 'authorization') this.fills.markPass(fill.key);
+    this.fills.release(fill);
+    fill.pass();
+  }
+
+  /** Ends a fill with a whole stored object (revalidated or stale-if-error). */
+  private settle(
+    fill: Fill,
+    head: Extract<Parameters<Fill['setHead']>[0], { kind: 'object' }>,
+    client: RequestContext | undefined,
+  ): void {
+    this.fills.release(fill);
+    fill.setHead(head);
+    if (!client) return;
+    client.outcome.fwdStatus = head.status || undefined;
+    client.outcome.detail = head.how;
+    client.outcome.hit = head.how === 'stale-if-error';
+    client.upstreamMs = head.upstreamMs;
+    this.serve(client, head.object, currentAge(head.object.meta, this.clock()));
+  }
+}
