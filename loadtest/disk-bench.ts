@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { detectPinning, pinned, startChild, stopAll, stopChildrenOnExit, track } from './processes.js';
-import { checkWrk, wrkDone } from './wrk.js';
+import { checkWrk, readWrkResult, wrkDone } from './wrk.js';
 import { fetchRaw } from './edge-under-test.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -89,22 +89,8 @@ async function wrk(
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
   const code = await new Promise<number | null>((done) => child.once('exit', done));
-  const line = /^BENCH_RESULT (\{.*\})$/m.exec(out)?.[1];
-  if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}):\n${out}`);
-  const r = JSON.parse(line) as {
-    requests: number;
-    durationUs: number;
-    p50Us: number;
-    p99Us: number;
-    errors: number;
-  };
-  return {
-    rps: r.requests / (r.durationUs / 1e6),
-    p50Ms: r.p50Us / 1000,
-    p99Ms: r.p99Us / 1000,
-    errors: r.errors,
-    requests: r.requests,
-  };
+  const r = readWrkResult(out, code, url);
+  return { rps: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, requests: r.requests };
 }
 
 /** Samples of a metric from the edge's Prometheus text. */

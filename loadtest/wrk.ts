@@ -94,8 +94,13 @@ export async function runWrk(scriptPath: string, options: LoadOptions): Promise<
     child.once('error', reject);
     child.once('exit', (c) => resolve(c));
   });
+  return readWrkResult(out, code, options.url);
+}
+
+/** Reads the BENCH_RESULT line that wrkDone prints; throws with wrk's output when there is none. */
+export function readWrkResult(out: string, code: number | null, url: string): LoadResult {
   const line = /^BENCH_RESULT (\{.*\})$/m.exec(out)?.[1];
-  if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}) on ${options.url}:\n${out.trim()}`);
+  if (code !== 0 || !line) throw new Error(`wrk failed (exit ${code}) on ${url}:\n${out.trim()}`);
   const r = JSON.parse(line) as {
     requests: number;
     durationUs: number;
