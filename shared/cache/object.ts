@@ -10,7 +10,7 @@ import {
   type PolicyOptions,
 } from './policy.js';
 import { connectionTokens, firstValue, hopByHop, type HeaderMap } from '../http/headers.js';
-import { variantKey, varyValue } from './vary.js';
+import { admittedCodings, variantKey, varyValue } from './vary.js';
 import type { CachedObject, ObjectMeta, StoredBody } from './store.js';
 
 /** Fields not stored with an object: hop-by-hop, and per-response ones recomputed on delivery. */
@@ -67,7 +67,10 @@ export function describeResponse(
   // A variant keyed on Accept-Encoding holds only a coding every request with that key accepts.
   if (vary.includes('accept-encoding')) {
     const coding = (firstValue(facts.headers['content-encoding']) ?? 'identity').trim().toLowerCase();
-    if (coding !== 'identity' && coding !== varyValue(facts.requestHeaders, 'accept-encoding'))
+    if (
+      coding !== 'identity' &&
+      !admittedCodings(varyValue(facts.requestHeaders, 'accept-encoding')).includes(coding)
+    )
       return { reason: 'content-encoding' };
   }
   return {

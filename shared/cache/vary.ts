@@ -5,7 +5,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { CachedObject } from './store.js';
 
 /** The value standing for a field the request does not have. */
-export const absentValue = '\u0000';
+const absentValue = '\u0000';
 
 /** The normalized value of one request field for variant matching. */
 export function varyValue(headers: IncomingHttpHeaders, name: string): string {
@@ -31,19 +31,27 @@ export function variantKey(headers: IncomingHttpHeaders, vary: readonly string[]
 }
 
 /**
- * Accept-Encoding collapses to the one coding Strata would pick (br, then gzip, then none),
- * so the many spellings browsers send do not split the cache.
+ * Accept-Encoding collapses to the codings Strata caches that the client accepts: "br,gzip",
+ * "br", "gzip" or "identity", so the many spellings browsers send do not split the cache.
+ * Fills ask the origin for exactly that list (see fill-flow.ts), and a stored variant holds
+ * one of its codings or none (see object.ts).
  */
 function acceptEncoding(text: string): string {
+  let br = false;
   let gzip = false;
   for (const part of text.toLowerCase().split(',')) {
     const [coding, ...params] = part.trim().split(';');
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     if (q !== undefined && Number(q.slice(2)) === 0) continue;
-    if (coding === 'br') return 'br';
+    if (coding === 'br' || coding === '*') br = true;
     if (coding === 'gzip' || coding === 'x-gzip' || coding === '*') gzip = true;
   }
-  return gzip ? 'gzip' : 'identity';
+  return br ? (gzip ? 'br,gzip' : 'br') : gzip ? 'gzip' : 'identity';
+}
+
+/** The codings a normalized Accept-Encoding value admits (identity is always admitted). */
+export function admittedCodings(normalized: string): string[] {
+  return normalized === absentValue ? ['identity'] : normalized.split(',');
 }
 
 /** Language ranges are case-insensitive (RFC 4647 §2) and their order carries no meaning beyond q. */

@@ -11,7 +11,7 @@ import { completeObject, describeResponse, refreshObject } from '../cache/object
 import type { CacheOutcome } from '../cache/outcome.js';
 import { currentAge, noRequestDirectives, usableOnError, type PolicyOptions } from '../cache/policy.js';
 import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
-import { absentValue, variantKey, varyValue } from '../cache/vary.js';
+import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import type { Deliverer } from './deliver.js';
 import { clientResponseHeaders } from './headers.js';
@@ -243,12 +243,9 @@ export class FillFlow {
   private fillHeaders(ctx: RequestContext, stale: CachedObject | undefined): Record<string, string> {
     const headers = this.upstream.headers(ctx);
     for (const name of fillStrips) delete headers[name];
-    // The origin is asked for exactly the coding the variant key stands for, so what is
+    // The origin is asked for exactly the codings the variant key stands for, so what is
     // stored under a key is what every request with that key accepts (see vary.ts).
-    headers['accept-encoding'] = varyValue(ctx.req.headers, 'accept-encoding').replace(
-      absentValue,
-      'identity',
-    );
+    headers['accept-encoding'] = admittedCodings(varyValue(ctx.req.headers, 'accept-encoding')).join(', ');
     if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
     if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
     return headers;

@@ -72,3 +72,26 @@ test('variants per URL are capped by cache.maxVariants; the oldest goes first', 
   assert.match((await edge.get('/c', { 'x-v': '2' })).cacheStatus, /hit/);
   assert.match((await edge.get('/c', { 'x-v': '1' })).cacheStatus, /vary-miss/);
 });
+
+test('a gzip-only origin still compresses for browsers: the origin is asked for every coding the key admits', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    const gzip = String(req.headers['accept-encoding'] ?? '').includes('gzip');
+    const headers: Record<string, string> = { 'cache-control': 'max-age=60', vary: 'Accept-Encoding' };
+    if (gzip) headers['content-encoding'] = 'gzip';
+    res.writeHead(200, headers);
+    res.end(gzip ? 'compressed' : 'plain');
+  });
+  const edge = await startEdge(t, origin.url);
+  const chrome = { 'accept-encoding': 'gzip, deflate, br, zstd' };
+  await edge.get('/g', chrome);
+  assert.equal(origin.requests[0].headers['accept-encoding'], 'br, gzip');
+  const hit = await edge.get('/g', chrome);
+  assert.match(hit.cacheStatus, /hit/);
+  assert.equal(hit.headers['content-encoding'], 'gzip');
+  const brOnly = await edge.get('/g', { 'accept-encoding': 'br' });
+  assert.match(brOnly.cacheStatus, /vary-miss/);
+  assert.equal(brOnly.headers['content-encoding'], undefined);
+  const none = await edge.get('/g');
+  assert.equal(none.headers['content-encoding'], undefined);
+  assert.equal(origin.requests.at(-1)?.headers['accept-encoding'], 'identity');
+});
