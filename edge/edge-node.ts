@@ -11,6 +11,7 @@ import { buildStore, openStore, tierStats } from '../shared/cache/build-store.js
 import type { CacheStore } from '../shared/cache/store.js';
 import { Pipeline } from '../shared/http/pipeline.js';
 import { Router } from '../shared/http/router.js';
+import { upstreamOptions } from '../shared/http/upstream.js';
 import { HttpListener } from './http-listener.js';
 import { AdminServer } from './admin-server.js';
 
@@ -49,7 +50,7 @@ export class EdgeNode {
       this.metrics.countLogDrops(() => writer.dropped);
     }
     this.store = buildStore(config, this.log, this.metrics);
-    this.router = new Router(config.sites, config.upstream);
+    this.router = new Router(config.sites, upstreamOptions(config.upstream));
     this.pipeline = new Pipeline({
       config,
       router: this.router,

@@ -75,6 +75,12 @@ export const catalog = {
     retry: false,
     message: 'the origin stopped sending the body',
   },
+  UPSTREAM_TLS: {
+    source: 'upstream',
+    status: 502,
+    retry: true,
+    message: 'TLS with the origin failed (certificate or handshake)',
+  },
   UPSTREAM_RESET: {
     source: 'upstream',
     status: 502,

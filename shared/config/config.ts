@@ -126,6 +126,8 @@ const configSchema = obj({
     bodyTimeout: withDefault(duration(1), 30_000),
     keepAliveTimeout: withDefault(duration(1), 4_000),
     connections: withDefault(int(1, 10_000), 128),
+    /** PEM file of CA certificates trusted for https origins, in addition to the system's. */
+    caFile: optional(str()),
   }),
   proxy: obj({
     /** Keep incoming X-Forwarded-* / Forwarded values (only behind a trusted load balancer). */

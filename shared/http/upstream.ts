@@ -3,6 +3,9 @@
 
 import { Pool, errors as undiciErrors } from 'undici';
 import type { Readable } from 'node:stream';
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { StrataConfig } from '../config/config.js';
 import { StrataError, type ErrorCode } from '../errors.js';
 
 export interface UpstreamOptions {
@@ -11,6 +14,24 @@ export interface UpstreamOptions {
   bodyTimeout: number;
   keepAliveTimeout: number;
   connections: number;
+  /** Extra trusted CA certificates (PEM) for https origins. */
+  ca?: string;
+}
+
+/** Upstream options from config, with upstream.caFile read; runs once at start. */
+export function upstreamOptions(config: StrataConfig['upstream']): UpstreamOptions {
+  if (!config.caFile) return config;
+  try {
+    return { ...config, ca: readFileSync(config.caFile, 'utf8') };
+  } catch (err) {
+    throw new StrataError(
+      'CONFIG_INVALID',
+      `upstream.caFile: cannot read ${config.caFile}: ${(err as Error).message}`,
+      {
+        path: 'upstream.caFile',
+      },
+    );
+  }
 }
 
 export interface UpstreamRequest {
@@ -32,6 +53,7 @@ export interface UpstreamResponse {
 /** One origin server with its connection pool and passive health. */
 export class Origin {
   readonly pool: Pool;
+  private readonly servername: string | undefined;
   /** Until this time (ms) the origin is skipped unless no other candidate is left. */
   downUntilMs = 0;
 
@@ -39,9 +61,13 @@ export class Origin {
     readonly url: string,
     options: UpstreamOptions,
   ) {
+    // TLS names the origin by its own host name (SNI and the certificate check), not by the
+    // Host header a request carries; an IP address sends no SNI.
+    const { protocol, hostname } = new URL(url);
+    this.servername = protocol === 'https:' && !isIP(hostname.replace(/^\[|\]$/g, '')) ? hostname : undefined;
     this.pool = new Pool(url, {
       connections: options.connections,
-      connect: { timeout: options.connectTimeout },
+      connect: { timeout: options.connectTimeout, ...(options.ca ? { ca: options.ca } : {}) },
       headersTimeout: options.headersTimeout,
       bodyTimeout: options.bodyTimeout,
       keepAliveTimeout: options.keepAliveTimeout,
@@ -53,13 +79,18 @@ export class Origin {
   /** Sends one request; throws StrataError with the upstream cause. */
   async request(req: UpstreamRequest): Promise<UpstreamResponse> {
     try {
-      const res = await this.pool.request({
+      const options = {
         method: req.method as 'GET',
         path: req.path,
         headers: req.headers,
         body: req.body ?? null,
         signal: req.signal,
-      });
+        // Without this undici derives the TLS name from the Host header, and reconnects
+        // whenever consecutive requests carry different Host values. (A dispatch option undici
+        // reads at run time; its request types do not list it.)
+        servername: this.servername,
+      };
+      const res = await this.pool.request(options as Parameters<Pool['request']>[0]);
       return { status: res.statusCode, headers: res.headers, body: res.body, origin: this.url };
     } catch (err) {
       throw upstreamError(err, this.url);
@@ -109,6 +140,10 @@ export class OriginSet {
   }
 }
 
+/** Certificate and handshake failures (Node's ERR_TLS_* and OpenSSL's verification codes). */
+const tlsCodes =
+  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_OSSL_)/;
+
 const networkCodes: Record<string, ErrorCode> = {
   ECONNREFUSED: 'UPSTREAM_CONNECT_FAILED',
   ENOTFOUND: 'UPSTREAM_CONNECT_FAILED',
@@ -140,6 +175,7 @@ export function upstreamError(err: unknown, origin: string): StrataError {
   )
     return StrataError.because('UPSTREAM_PROTOCOL', err, context);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code && tlsCodes.test(code)) return StrataError.because('UPSTREAM_TLS', err, context);
   const mapped = code ? networkCodes[code] : undefined;
   return StrataError.because(mapped ?? 'UPSTREAM_RESET', err, context);
 }
