@@ -13,6 +13,7 @@ export class HttpListener implements Service {
   readonly server: Server;
   port = 0;
   private draining = false;
+  private readonly maxHeaderBytes: number;
   private readonly cacheStatus: string;
 
   constructor(
@@ -23,6 +24,7 @@ export class HttpListener implements Service {
     private readonly metrics: Metrics,
   ) {
     const s = config.server;
+    this.maxHeaderBytes = s.maxHeaderBytes;
     // RFC 9211: every response says what this cache did, refusals included.
     this.cacheStatus = `${config.node.id}; fwd=bypass; detail=malformed-request`;
     this.server = createServer(
@@ -63,7 +65,9 @@ export class HttpListener implements Service {
     }
     const status =
       code === 'HPE_HEADER_OVERFLOW'
-        ? '431 Request Header Fields Too Large'
+        ? requestLineOverflowed(err, this.maxHeaderBytes)
+          ? '414 URI Too Long'
+          : '431 Request Header Fields Too Large'
         : code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? '408 Request Timeout'
           : '400 Bad Request';
@@ -111,6 +115,17 @@ export class HttpListener implements Service {
     clearInterval(sweep);
     clearTimeout(timer);
   }
+}
+
+/**
+ * llhttp reports a request line that alone passes maxHeaderBytes as a header overflow; it is a
+ * URI too long (RFC 9110 §15.5.15) when the first line of what arrived is longer than the limit.
+ */
+function requestLineOverflowed(err: Error, maxHeaderBytes: number): boolean {
+  const raw = (err as Error & { rawPacket?: Buffer }).rawPacket;
+  if (raw === undefined) return false;
+  const end = raw.indexOf('\r\n');
+  return end === -1 || end > maxHeaderBytes;
 }
 
 /**

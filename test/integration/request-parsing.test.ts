@@ -119,6 +119,13 @@ test('a header section over server.maxHeaderBytes gets 431', async (t) => {
   assert.equal(fits.status, 200);
 });
 
+test('a request target longer than server.maxHeaderBytes gets 414, not 431', async (t) => {
+  const s = await setup(t, { maxHeaderBytes: '2KiB' });
+  await rejectsWith(s.port, `GET /${'a'.repeat(4000)} HTTP/1.1\r\nHost: a.test\r\n\r\n`, 414);
+  assert.equal(s.origin.requests.length, 0);
+  await stillServingAndNothingCached(s);
+});
+
 test('more header fields than server.maxHeaders gets 431 with the request id', async (t) => {
   const s = await setup(t, { maxHeaders: 10 });
   const fields = Array.from({ length: 20 }, (_, i) => `X-F${i}: ${i}\r\n`).join('');
