@@ -48,12 +48,6 @@ export function objectId(key: string, variant: string): string {
   return `${key}\0${variant}`;
 }
 
-/** Splits an object id at its first '\0' (the variant itself may hold '\0'). */
-export function splitId(id: string): { key: string; variant: string } {
-  const i = id.indexOf('\0');
-  return { key: id.slice(0, i), variant: id.slice(i + 1) };
-}
-
 export const metaKey = (id: string): Buffer => Buffer.from(meta + id);
 export const accessKey = (id: string): Buffer => Buffer.from(access + id);
 export const tagKey = (t: string, id: string): Buffer => Buffer.from(`${tag}${t}\0${id}`);

@@ -5,7 +5,6 @@
 import { LRUCache } from 'lru-cache';
 import type { StrataError } from '../errors.js';
 import { bufferBody, chunkListBody, type CachedObject, type ObjectMeta, type StoredBody } from './store.js';
-import type { NoCacheReason } from './policy.js';
 
 /** A client receiving a fill's body. write() returning false asks for backpressure. */
 export interface FillConsumer {
@@ -24,7 +23,6 @@ export type FillHead =
       status: number;
       headers: [string, string | string[]][];
       meta?: ObjectMeta;
-      noStore?: NoCacheReason;
       upstreamMs: number;
     }
   /** A stored object to serve whole: revalidated by a 304, or stale because the origin failed. */

@@ -222,7 +222,6 @@ export class FillFlow {
       status: up.status,
       headers: clientHeaders,
       meta,
-      noStore: described.reason,
       upstreamMs,
     });
     if (client) {
