@@ -172,7 +172,8 @@ export class Pipeline {
       if (!m)
         return { action: 'respond', error: new StrataError('REQUEST_INVALID', 'unsupported request target') };
       host = m[2];
-      target = m[3] || '/';
+      // RFC 9112 §3.2.1: an empty path is "/", also before a query ("http://h?q" is "/?q").
+      target = m[3].startsWith('/') ? m[3] : `/${m[3]}`;
       absolute = true;
     }
     ctx.target = target;

@@ -155,6 +155,16 @@ test('an absolute-form target for a configured site is served from that site', a
   assert.equal(example.requests.length, 0);
 });
 
+test('regression: an absolute-form target without a path is origin-form "/" (with its query)', async (t) => {
+  const { port, other } = await twoSites(t);
+  const res = await rawRequest(
+    port,
+    'GET http://other.test?q=1 HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(res.status, 200);
+  assert.equal(other.requests[0].url, '/?q=1');
+});
+
 test('CONNECT is refused: no tunnel is opened', async (t) => {
   const { port, example, other } = await twoSites(t);
   const res = await rawRequest(port, 'CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n');
