@@ -46,17 +46,23 @@ export function countEvents(): EventCounts {
   return counts;
 }
 
-/** Opens a DiskStore (4 KiB chunks unless told) in a new temp dir; closed after the test. */
-export async function openDisk(t: TestContext, options: Partial<DiskStoreOptions> = {}): Promise<DiskStore> {
-  const store = new DiskStore({
-    path: options.path ?? (await tempDir()),
+/** A DiskStore for tests (4 KiB chunks unless told) in a new temp dir, not yet opened. */
+export async function testDisk(options: Partial<DiskStoreOptions> = {}): Promise<DiskStore> {
+  const path = options.path ?? (await tempDir());
+  return new DiskStore({
     maxBytes: 64 * 1024 * 1024,
     maxObjectBytes: 16 * 1024 * 1024,
     maxVariants: 4,
     chunkBytes: 4096,
     log: pino({ level: 'silent' }),
     ...options,
+    path,
   });
+}
+
+/** Opens a test DiskStore (see testDisk); closed after the test. */
+export async function openDisk(t: TestContext, options: Partial<DiskStoreOptions> = {}): Promise<DiskStore> {
+  const store = await testDisk(options);
   await store.open();
   t.after(() => store.close());
   return store;

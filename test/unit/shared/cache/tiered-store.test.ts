@@ -4,10 +4,9 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
-import { DiskStore } from '../../../../shared/cache/disk-store.js';
 import { TieredStore, type TieredStoreOptions } from '../../../../shared/cache/tiered-store.js';
 import { bodyOf, cached, pattern } from '../../../contract/store-contract.js';
-import { countEvents, flipByte, tempDir, type EventCounts } from '../../../helpers/disk.js';
+import { countEvents, flipByte, tempDir, testDisk, type EventCounts } from '../../../helpers/disk.js';
 
 const log = pino({ level: 'silent' });
 
@@ -21,15 +20,7 @@ async function tiered(
   } & Partial<Pick<TieredStoreOptions, 'writeQueue'>> = {},
 ): Promise<TieredStore> {
   const events = options.events ?? countEvents();
-  const disk = new DiskStore({
-    path: options.path ?? (await tempDir()),
-    maxBytes: 64 * 1024 * 1024,
-    maxObjectBytes: 16 * 1024 * 1024,
-    maxVariants: 4,
-    chunkBytes: 4096,
-    log,
-    events,
-  });
+  const disk = await testDisk({ path: options.path, log, events });
   const store = new TieredStore({
     memory: {
       maxBytes: options.memoryBytes ?? 8 * 1024 * 1024,
