@@ -161,6 +161,17 @@ export class FillRegistry {
     return this.fills.size;
   }
 
+  /**
+   * A fill running for the key fetched what has just been invalidated (an unsafe method, and
+   * purges to come): it still reaches its clients but is not stored, and nobody new joins it.
+   */
+  invalidate(key: string): void {
+    const running = this.fills.get(key);
+    if (!running) return;
+    this.release(running);
+    running.pass();
+  }
+
   /** Remembers that a key is uncacheable, so requests for it skip collapsing for a while. */
   markPass(key: string): void {
     this.passUntil.set(key, true);

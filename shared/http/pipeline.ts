@@ -302,12 +302,7 @@ export class Pipeline {
       }
     }
     for (const key of keys) {
-      // A fill already running fetched what this request just changed: it must not be stored.
-      const running = this.fills.get(key);
-      if (running) {
-        this.fills.release(running);
-        running.pass();
-      }
+      this.fills.invalidate(key);
       this.store.purge({ kind: 'url', key }, false).then(
         (n) => this.metrics.invalidations.inc(n),
         (err: unknown) => this.log.error({ err, key }, 'invalidation failed'),
