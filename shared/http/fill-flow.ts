@@ -15,7 +15,6 @@ import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import type { Deliverer } from './deliver.js';
 import { clientResponseHeaders } from './headers.js';
-import { pump } from './pump.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 
@@ -173,7 +172,7 @@ export class FillFlow {
     const responseTimeMs = this.clock();
     const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
     if (stale && up.status === 304) {
-      up.body.resume();
+      up.body.discard();
       const object = refreshObject(
         stale,
         { headers: up.headers, requestHeaders: ctx.req.headers, requestTimeMs, responseTimeMs },
@@ -193,7 +192,7 @@ export class FillFlow {
       up.status >= 500 &&
       usableOnError(stale.meta, reqCc, currentAge(stale.meta, responseTimeMs))
     ) {
-      up.body.resume();
+      up.body.discard();
       return this.settle(
         fill,
         { kind: 'object', object: stale, how: 'stale-if-error', status: up.status, upstreamMs },
@@ -275,7 +274,7 @@ export class FillFlow {
     let meta = stored;
     let size = 0;
     try {
-      await pump(up.body, (chunk) => {
+      await up.body.read((chunk) => {
         size += chunk.length;
         if (meta && size > this.maxStorableBytes) {
           meta = undefined;

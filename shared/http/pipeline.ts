@@ -27,7 +27,6 @@ import type { RequestContext } from './context.js';
 import { Deliverer } from './deliver.js';
 import { FillFlow } from './fill-flow.js';
 import { clientResponseHeaders } from './headers.js';
-import { pump } from './pump.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
 import { UpstreamClient } from './upstream-client.js';
@@ -275,11 +274,11 @@ export class Pipeline {
     if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
     const consumer = this.deliver.stream(ctx, up.status, clientResponseHeaders(up.headers), ctx.outcome);
     if (!consumer) {
-      up.body.resume();
+      up.body.discard();
       return;
     }
     try {
-      await pump(up.body, (chunk) => !ctx.res.destroyed && (consumer.write(chunk) || consumer.drained()));
+      await up.body.read((chunk) => !ctx.res.destroyed && (consumer.write(chunk) || consumer.drained()));
       consumer.end();
     } catch (e) {
       consumer.fail(StrataError.from(e));

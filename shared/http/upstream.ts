@@ -1,12 +1,16 @@
 // Upstream requests through undici pools (keep-alive, connect/header/body timeouts).
-// undici errors are converted to StrataError here and nowhere else.
+// Errors are mapped to StrataError in upstream-errors.ts.
 
-import { Pool, errors as undiciErrors } from 'undici';
+import { Pool } from 'undici';
 import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { StrataConfig } from '../config/config.js';
-import { StrataError, type ErrorCode } from '../errors.js';
+import { StrataError } from '../errors.js';
+import { UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js';
+
+export type { UpstreamBody, UpstreamResponse } from './upstream-exchange.js';
+export { upstreamError } from './upstream-errors.js';
 
 export interface UpstreamOptions {
   connectTimeout: number;
@@ -42,14 +46,6 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
 }
 
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-  /** Which origin answered. */
-  origin: string;
-}
-
 /** One origin server with its connection pool and passive health. */
 export class Origin {
   readonly pool: Pool;
@@ -76,25 +72,20 @@ export class Origin {
     });
   }
 
-  /** Sends one request; throws StrataError with the upstream cause. */
-  async request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    try {
-      const options = {
-        method: req.method as 'GET',
-        path: req.path,
-        headers: req.headers,
-        body: req.body ?? null,
-        signal: req.signal,
-        // Without this undici derives the TLS name from the Host header, and reconnects
-        // whenever consecutive requests carry different Host values. (A dispatch option undici
-        // reads at run time; its request types do not list it.)
-        servername: this.servername,
-      };
-      const res = await this.pool.request(options as Parameters<Pool['request']>[0]);
-      return { status: res.statusCode, headers: res.headers, body: res.body, origin: this.url };
-    } catch (err) {
-      throw upstreamError(err, this.url);
-    }
+  /** Sends one request; the promise settles with the response head or a StrataError. */
+  request(req: UpstreamRequest): Promise<UpstreamResponse> {
+    const exchange = new UpstreamExchange(this.url, req.signal);
+    const options = {
+      method: req.method,
+      path: req.path,
+      headers: req.headers,
+      body: req.body ?? null,
+      // Without this undici derives the TLS name from the Host header, and reconnects
+      // whenever consecutive requests carry different Host values.
+      servername: this.servername,
+    };
+    this.pool.dispatch(options as Parameters<Pool['dispatch']>[0], exchange);
+    return exchange.response;
   }
 }
 
@@ -138,44 +129,4 @@ export class OriginSet {
       clearTimeout(timer);
     }
   }
-}
-
-/** Certificate and handshake failures (Node's ERR_TLS_* and OpenSSL's verification codes). */
-const tlsCodes =
-  /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_OSSL_)/;
-
-const networkCodes: Record<string, ErrorCode> = {
-  ECONNREFUSED: 'UPSTREAM_CONNECT_FAILED',
-  ENOTFOUND: 'UPSTREAM_CONNECT_FAILED',
-  EHOSTUNREACH: 'UPSTREAM_CONNECT_FAILED',
-  ENETUNREACH: 'UPSTREAM_CONNECT_FAILED',
-  EAI_AGAIN: 'UPSTREAM_CONNECT_FAILED',
-  ECONNRESET: 'UPSTREAM_RESET',
-  EPIPE: 'UPSTREAM_RESET',
-};
-
-/** Maps an undici or socket error to the catalog. */
-export function upstreamError(err: unknown, origin: string): StrataError {
-  if (err instanceof StrataError) return err;
-  const context = { origin };
-  if (err instanceof undiciErrors.ConnectTimeoutError)
-    return StrataError.because('UPSTREAM_CONNECT_TIMEOUT', err, context);
-  if (err instanceof undiciErrors.HeadersTimeoutError)
-    return StrataError.because('UPSTREAM_HEADERS_TIMEOUT', err, context);
-  if (err instanceof undiciErrors.BodyTimeoutError)
-    return StrataError.because('UPSTREAM_BODY_TIMEOUT', err, context);
-  // The client's abort signal (pass requests), as undici's error or the DOM AbortError.
-  if (err instanceof undiciErrors.RequestAbortedError || (err as Error | undefined)?.name === 'AbortError')
-    return StrataError.because('CLIENT_ABORTED', err, context);
-  if (err instanceof undiciErrors.SocketError) return StrataError.because('UPSTREAM_RESET', err, context);
-  if (
-    err instanceof undiciErrors.HTTPParserError ||
-    err instanceof undiciErrors.ResponseContentLengthMismatchError ||
-    err instanceof undiciErrors.InvalidArgumentError
-  )
-    return StrataError.because('UPSTREAM_PROTOCOL', err, context);
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code && tlsCodes.test(code)) return StrataError.because('UPSTREAM_TLS', err, context);
-  const mapped = code ? networkCodes[code] : undefined;
-  return StrataError.because(mapped ?? 'UPSTREAM_RESET', err, context);
 }

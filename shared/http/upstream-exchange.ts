@@ -1,0 +1,182 @@
+// One upstream request and its response, as an undici dispatch handler. The response head
+// resolves a promise; the body is pushed to one reader with backpressure. There is no Readable
+// stream and no promise per chunk: on a small miss the head, the body and the end arrive in one
+// socket read and are handled in one pass, which is most of what a miss costs in Node.js.
+
+import { errors as undiciErrors, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { upstreamError } from './upstream-errors.js';
+
+/** Called per body chunk: true goes on, false stops reading (and aborts), a promise pauses until it settles. */
+export type OnChunk = (chunk: Buffer) => boolean | Promise<void>;
+
+/** A response body from upstream. Read it once, or discard it. */
+export interface UpstreamBody {
+  /** Resolves when the body has ended (or the reader stopped it); rejects with a StrataError. */
+  read(onChunk: OnChunk): Promise<void>;
+  /** Reads the rest and drops it, so a small body leaves the connection reusable. */
+  discard(): void;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: UpstreamBody;
+  /** Which origin answered. */
+  origin: string;
+}
+
+type Controller = Dispatcher.DispatchController;
+
+/** Body bytes kept while nobody reads yet (the head is still on its way to the caller); past it undici stops reading the socket. */
+const unreadLimit = 64 * 1024;
+
+const discardChunk: OnChunk = () => true;
+const ignore = (): void => undefined;
+
+export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBody {
+  /** Settles with the response head (final status, not 1xx) or the mapped error. */
+  readonly response: Promise<UpstreamResponse>;
+  private resolveHead!: (res: UpstreamResponse) => void;
+  private rejectHead!: (err: Error) => void;
+  private controller: Controller | undefined;
+  private headDone = false;
+
+  private onChunk: OnChunk | undefined;
+  private resolveBody: (() => void) | undefined;
+  private rejectBody: ((err: Error) => void) | undefined;
+  /** Chunks that arrived while no reader was attached or while the reader waited. */
+  private unread: Buffer[] = [];
+  private unreadBytes = 0;
+  /** The reader returned a promise and undici is paused until it settles. */
+  private waiting = false;
+  private ended = false;
+  private error: Error | undefined;
+  private settled = false;
+
+  constructor(
+    private readonly origin: string,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.response = new Promise((resolve, reject) => {
+      this.resolveHead = resolve;
+      this.rejectHead = reject;
+    });
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  // --- undici's side ---
+
+  onRequestStart(controller: Controller): void {
+    this.controller = controller;
+    if (this.signal?.aborted) this.onAbort();
+  }
+
+  onResponseStart(_controller: Controller, status: number, headers: IncomingHttpHeaders): void {
+    // Interim 1xx responses are not forwarded; the final response follows on the same exchange.
+    if (status < 200) return;
+    this.headDone = true;
+    this.resolveHead({ status, headers, body: this, origin: this.origin });
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.settled) return;
+    if (this.onChunk && !this.waiting && this.unread.length === 0) {
+      this.give(chunk);
+      return;
+    }
+    this.unread.push(chunk);
+    this.unreadBytes += chunk.length;
+    if (this.unreadBytes > unreadLimit || this.waiting) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    this.flush();
+  }
+
+  onResponseError(_controller: Controller, err: Error): void {
+    const mapped = upstreamError(err, this.origin);
+    if (!this.headDone) {
+      this.headDone = true;
+      this.cleanup();
+      this.rejectHead(mapped);
+      return;
+    }
+    this.error ??= mapped;
+    this.unread = [];
+    this.waiting = false;
+    this.flush();
+  }
+
+  // --- the reader's side ---
+
+  read(onChunk: OnChunk): Promise<void> {
+    if (this.onChunk) return Promise.reject(new Error('upstream body read twice'));
+    this.onChunk = onChunk;
+    const done = new Promise<void>((resolve, reject) => {
+      this.resolveBody = resolve;
+      this.rejectBody = reject;
+    });
+    this.flush();
+    return done;
+  }
+
+  discard(): void {
+    this.read(discardChunk).catch(ignore); // a failing body being dropped concerns nobody
+  }
+
+  /** Hands queued chunks to the reader, then settles the body or lets undici read on. */
+  private flush(): void {
+    if (!this.onChunk || this.settled) return;
+    if (this.error) return this.settle(this.error);
+    while (!this.waiting && this.unread.length > 0 && !this.settled) {
+      const chunk = this.unread.shift() as Buffer;
+      this.unreadBytes -= chunk.length;
+      this.give(chunk);
+    }
+    if (this.waiting || this.settled) return;
+    if (this.ended) return this.settle(undefined);
+    this.controller?.resume();
+  }
+
+  private give(chunk: Buffer): void {
+    const next = (this.onChunk as OnChunk)(chunk);
+    if (next === true) return;
+    if (next === false) {
+      // The reader wants no more: the connection cannot be reused with a body half read.
+      this.settle(undefined);
+      this.controller?.abort(new undiciErrors.RequestAbortedError('body no longer wanted'));
+      return;
+    }
+    this.waiting = true;
+    this.controller?.pause();
+    next.then(
+      () => {
+        this.waiting = false;
+        this.flush();
+      },
+      (err: Error) => {
+        this.settle(err);
+        this.controller?.abort(err);
+      },
+    );
+  }
+
+  private settle(err: Error | undefined): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.unread = [];
+    this.cleanup();
+    if (err) this.rejectBody?.(err);
+    else this.resolveBody?.();
+  }
+
+  private readonly onAbort = (): void => {
+    this.controller?.abort(new undiciErrors.RequestAbortedError());
+  };
+
+  private cleanup(): void {
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
