@@ -14,7 +14,8 @@ export class HttpListener implements Service {
   port = 0;
   private draining = false;
   private readonly maxHeaderBytes: number;
-  private readonly cacheStatus: string;
+  private readonly malformedStatus: string;
+  private readonly connectStatus: string;
 
   constructor(
     private readonly address: string,
@@ -26,7 +27,8 @@ export class HttpListener implements Service {
     const s = config.server;
     this.maxHeaderBytes = s.maxHeaderBytes;
     // RFC 9211: every response says what this cache did, refusals included.
-    this.cacheStatus = `${config.node.id}; fwd=bypass; detail=malformed-request`;
+    this.malformedStatus = `${config.node.id}; fwd=bypass; detail=malformed-request`;
+    this.connectStatus = `${config.node.id}; fwd=bypass; detail=connect-refused`;
     this.server = createServer(
       {
         // Reject what RFC 9112 §6.3 calls request smuggling: llhttp in strict mode refuses
@@ -53,6 +55,15 @@ export class HttpListener implements Service {
     // the pipeline to see the request has too many and answer 431.
     this.server.maxHeadersCount = s.maxHeaders + 1;
     this.server.on('clientError', (err, socket) => this.clientError(err, socket as Socket));
+    // A reverse proxy opens no tunnels (RFC 9110 §9.3.6): CONNECT gets an answer, then the close.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      this.metrics.clientErrors.inc({ code: 'CONNECT_REFUSED' });
+      this.refuse(
+        socket,
+        '405 Method Not Allowed',
+        `Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nCache-Status: ${this.connectStatus}\r\n`,
+      );
+    });
   }
 
   /** Malformed requests get a 4xx and the connection closes; they never reach the pipeline. */
@@ -71,11 +82,16 @@ export class HttpListener implements Service {
         : code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? '408 Request Timeout'
           : '400 Bad Request';
+    this.refuse(socket, status, `Cache-Status: ${this.malformedStatus}\r\n`);
+    this.log.debug({ code, reason: err.message }, 'rejected malformed request');
+  }
+
+  /** Answers on the raw socket (no request object to answer with) and closes it. */
+  private refuse(socket: Socket, status: string, fields: string): void {
     const body = `${status}\n`;
     socket.end(
-      `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nCache-Status: ${this.cacheStatus}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${fields}Connection: close\r\n\r\n${body}`,
     );
-    this.log.debug({ code, reason: err.message }, 'rejected malformed request');
   }
 
   /** A request llhttp parsed but RFC 9112 still calls malformed: 400, close, never the pipeline. */
@@ -87,7 +103,7 @@ export class HttpListener implements Service {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
-      'cache-status': this.cacheStatus,
+      'cache-status': this.malformedStatus,
     });
     res.end(body);
     this.log.debug(invalid, 'rejected malformed request');

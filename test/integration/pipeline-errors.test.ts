@@ -49,6 +49,8 @@ test('a client leaving a passed request cancels the upstream request', async (t)
   await until(
     async () => metric(await edge.metrics(), 'strata_requests_total{outcome="pass",status="499"}') === 1,
   );
+  // The client's leaving is not the origin's fault: no upstream error is counted for it.
+  assert.doesNotMatch(await edge.metrics(), /^strata_upstream_errors_total\{/m);
 });
 
 test('an upstream failure tells the client what failed, not the origin address or library detail', async (t) => {
