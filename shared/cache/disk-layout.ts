@@ -112,7 +112,7 @@ export function encodeRecord(record: ObjectRecord): Buffer {
 export function decodeRecord(value: Buffer): ObjectRecord | undefined {
   try {
     const r = JSON.parse(value.toString('utf8')) as Partial<ObjectRecord>;
-    if (r.v !== formatVersion || r.meta?.v !== 1 || typeof r.storedMs !== 'number') return undefined;
+    if (r.v !== formatVersion || r.meta?.v !== 2 || typeof r.storedMs !== 'number') return undefined;
     if (!r.body || typeof r.body.id !== 'string' || !Array.isArray(r.body.sums)) return undefined;
     return r as ObjectRecord;
   } catch {

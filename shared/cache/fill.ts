@@ -21,7 +21,7 @@ export type FillHead =
   | {
       kind: 'stream';
       status: number;
-      headers: [string, string | string[]][];
+      headers: string[];
       meta?: ObjectMeta;
       upstreamMs: number;
     }

@@ -9,12 +9,25 @@ import {
   type NoCacheReason,
   type PolicyOptions,
 } from './policy.js';
-import { connectionTokens, firstValue, hopByHop, type HeaderMap } from '../http/headers.js';
+import {
+  fieldList,
+  fieldMap,
+  firstValue,
+  withoutFields,
+  hopByHop,
+  type FieldList,
+  type HeaderMap,
+} from '../http/headers.js';
 import { admittedCodings, variantKey, varyValue } from './vary.js';
 import type { CachedObject, ObjectMeta, StoredBody } from './store.js';
 
 /** Fields not stored with an object: hop-by-hop, and per-response ones recomputed on delivery. */
 const notStored: ReadonlySet<string> = new Set([...hopByHop, 'age', 'cache-status']);
+
+/** Most objects have no Vary and no tags: they share this empty list instead of two arrays each. */
+const none: readonly string[] = Object.freeze([]);
+
+const contentLength: ReadonlySet<string> = new Set(['content-length']);
 
 /** RFC 9111 §3.2: fields a 304 must not update, since the stored body does not change. */
 const keptOnUpdate: ReadonlySet<string> = new Set([
@@ -62,7 +75,8 @@ export function describeResponse(
   // Never store what could never be reused: no freshness and no validator.
   if (fresh.lifetimeSec <= 0 && etag === undefined && lastModified === undefined)
     return { reason: 'no-freshness' };
-  const vary = varyFields(facts.headers.vary) as string[];
+  const fields = varyFields(facts.headers.vary) as string[];
+  const vary = fields.length === 0 ? none : fields;
   const variant = variantKey(facts.requestHeaders, vary);
   // A variant keyed on Accept-Encoding holds only a coding every request with that key accepts.
   if (vary.includes('accept-encoding')) {
@@ -75,7 +89,7 @@ export function describeResponse(
   }
   return {
     meta: {
-      v: 1,
+      v: 2,
       key: facts.key,
       variant,
       vary,
@@ -83,7 +97,13 @@ export function describeResponse(
       headers: storedHeaders(facts.headers),
       requestTimeMs: facts.requestTimeMs,
       responseTimeMs: facts.responseTimeMs,
-      ...fresh,
+      // Named one by one, not spread: a literal keeps every field in the object itself (a
+      // spread adds a separate property store to each of the many metas a cache holds).
+      initialAgeSec: fresh.initialAgeSec,
+      lifetimeSec: fresh.lifetimeSec,
+      staleWhileRevalidateSec: fresh.staleWhileRevalidateSec,
+      staleIfErrorSec: fresh.staleIfErrorSec,
+      mustRevalidate: fresh.mustRevalidate,
       invalidated: false,
       etag,
       lastModified,
@@ -94,18 +114,12 @@ export function describeResponse(
 }
 
 /** The fields kept with an object, in order (hop-by-hop and per-response fields removed). */
-export function storedHeaders(headers: HeaderMap): [string, string | string[]][] {
-  const connection = connectionTokens(headers.connection);
-  const out: [string, string | string[]][] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value !== undefined && !notStored.has(name) && !connection?.has(name)) out.push([name, value]);
-  }
-  return out;
+export function storedHeaders(headers: HeaderMap): FieldList {
+  return fieldList(headers, notStored);
 }
 
 /** Surrogate-Key (space-separated) and Cache-Tag (comma-separated) values. */
-export function surrogateKeys(headers: HeaderMap): string[] {
+export function surrogateKeys(headers: HeaderMap): readonly string[] {
   const tags = new Set<string>();
   const add = (value: string | string[] | undefined, sep: RegExp) => {
     if (value === undefined) return;
@@ -113,13 +127,13 @@ export function surrogateKeys(headers: HeaderMap): string[] {
   };
   add(headers['surrogate-key'], /\s+/);
   add(headers['cache-tag'], /\s*,\s*/);
-  return [...tags];
+  return tags.size === 0 ? none : [...tags];
 }
 
 /** Fixes Content-Length to the stored body's size once the body is complete. */
 export function completeObject(meta: ObjectMeta, body: StoredBody): CachedObject {
-  const headers = meta.headers.filter(([name]) => name !== 'content-length');
-  if (meta.status !== 204) headers.push(['content-length', String(body.size)]);
+  const headers = withoutFields(meta.headers, contentLength);
+  if (meta.status !== 204) headers.push('content-length', String(body.size));
   return { meta: { ...meta, headers, size: body.size }, body };
 }
 
@@ -137,10 +151,10 @@ export function refreshObject(
   },
   policy: PolicyOptions,
 ): CachedObject {
-  const update = storedHeaders(notModified.headers).filter(([name]) => !keptOnUpdate.has(name));
-  const names = new Set(update.map(([name]) => name));
-  const headers = stored.meta.headers.filter(([name]) => !names.has(name)).concat(update);
-  const merged: HeaderMap = Object.fromEntries(headers);
+  const update = withoutFields(storedHeaders(notModified.headers), keptOnUpdate);
+  const names = new Set(update.filter((_, i) => i % 2 === 0));
+  const headers = withoutFields(stored.meta.headers, names).concat(update);
+  const merged = fieldMap(headers);
   merged.age = notModified.headers.age;
   const { directives, targeted } = cacheDirectives(merged);
   const fresh = freshness(

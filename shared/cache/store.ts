@@ -3,16 +3,16 @@
 
 /** Everything known about a stored response except its body. Persisted: carries a version. */
 export interface ObjectMeta {
-  v: 1;
+  v: 2;
   /** Primary key: normalized URL (see key.ts). */
   key: string;
   /** Secondary key: the request's normalized values of the fields in `vary` ('' without Vary). */
   variant: string;
   /** Lowercased request field names the response varies on, in response order. */
-  vary: string[];
+  vary: readonly string[];
   status: number;
-  /** Client-facing response fields, lowercase names, in order. */
-  headers: [string, string | string[]][];
+  /** Client-facing response fields as a flat list [name, value, ...] (see FieldList in headers.ts). */
+  headers: string[];
   /** When the request that produced it was sent and its response arrived (ms since epoch). */
   requestTimeMs: number;
   responseTimeMs: number;
@@ -30,7 +30,7 @@ export interface ObjectMeta {
   etag?: string;
   lastModified?: string;
   /** Surrogate keys (Surrogate-Key / Cache-Tag) for purging by tag. */
-  tags: string[];
+  tags: readonly string[];
   /** Body size in bytes. */
   size: number;
 }
@@ -77,15 +77,21 @@ export function chunkListBody(chunks: readonly Buffer[], size: number): StoredBo
   };
 }
 
-/** A body held in memory. */
+/** A body held in memory: a class rather than a literal with a closure, one small object per stored body. */
+class BufferBody implements StoredBody {
+  readonly size: number;
+
+  constructor(readonly buffer: Buffer) {
+    this.size = buffer.length;
+  }
+
+  async *read(start = 0, end = this.size - 1): AsyncIterable<Buffer> {
+    if (end >= start) yield this.buffer.subarray(start, end + 1);
+  }
+}
+
 export function bufferBody(buffer: Buffer): StoredBody {
-  return {
-    size: buffer.length,
-    buffer,
-    async *read(start = 0, end = buffer.length - 1) {
-      if (end >= start) yield buffer.subarray(start, end + 1);
-    },
-  };
+  return new BufferBody(buffer);
 }
 
 /** What to purge. Hard purges delete; soft purges mark objects stale (`invalidated`). */
@@ -121,10 +127,8 @@ export interface CacheStore {
 /** Size accounted for an object: body plus a fair estimate of the metadata. */
 export function objectBytes(object: CachedObject): number {
   let bytes = object.body.size + 256 + object.meta.key.length + object.meta.variant.length;
-  for (const [name, value] of object.meta.headers) {
-    bytes +=
-      name.length + (Array.isArray(value) ? value.join('').length + value.length * 8 : value.length) + 8;
-  }
+  const fields = object.meta.headers;
+  for (let i = 0; i < fields.length; i += 2) bytes += fields[i].length + fields[i + 1].length + 8;
   for (const tag of object.meta.tags) bytes += tag.length + 8;
   return bytes;
 }

@@ -8,7 +8,7 @@ import { notModified, rangeOf } from './conditional.js';
 import type { RequestContext } from './context.js';
 import type { FillConsumer } from '../cache/fill.js';
 import { StrataError } from '../errors.js';
-import { surrogateOnly } from './headers.js';
+import { fieldValue, surrogateOnly, withoutFields, type FieldList } from './headers.js';
 
 /** Fields never sent with a 304 (RFC 9110 §15.4.5: it has no content). */
 const notModifiedOmits: ReadonlySet<string> = new Set([
@@ -33,18 +33,16 @@ export class Deliverer {
   private wire(meta: ObjectMeta): string[] {
     let wire = this.wires.get(meta);
     if (wire) return wire;
+    const fields = meta.headers;
     wire = [];
-    let via = this.via;
-    for (const [name, value] of meta.headers) {
+    let via: string | undefined;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i];
       if (surrogateOnly.has(name)) continue;
-      if (name === 'via') {
-        via = `${Array.isArray(value) ? value.join(', ') : value}, ${this.via}`;
-        continue;
-      }
-      if (Array.isArray(value)) for (const v of value) wire.push(name, v);
-      else wire.push(name, value);
+      if (name === 'via') via = via === undefined ? fields[i + 1] : `${via}, ${fields[i + 1]}`;
+      else wire.push(name, fields[i + 1]);
     }
-    wire.push('via', via, 'age', '0', 'cache-status', '');
+    wire.push('via', via === undefined ? this.via : `${via}, ${this.via}`, 'age', '0', 'cache-status', '');
     this.wires.set(meta, wire);
     return wire;
   }
@@ -158,7 +156,7 @@ export class Deliverer {
   stream(
     ctx: RequestContext,
     status: number,
-    headers: [string, string | string[]][],
+    headers: FieldList,
     outcome: CacheOutcome,
     validators?: { etag?: string; lastModified?: string },
   ): FillConsumer | undefined {
@@ -166,16 +164,23 @@ export class Deliverer {
     // The client left while the origin was answering: nobody to send to.
     if (res.destroyed) return undefined;
     const wire: string[] = [];
-    let via = this.via;
+    let via: string | undefined;
     let upstreamStatus: string | undefined;
-    for (const [name, value] of headers) {
-      if (name === 'via') via = `${String(value)}, ${this.via}`;
-      else if (name === 'cache-status') upstreamStatus = String(value);
-      else if (Array.isArray(value)) for (const v of value) wire.push(name, v);
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (name === 'via') via = via === undefined ? value : `${via}, ${value}`;
+      else if (name === 'cache-status')
+        upstreamStatus = upstreamStatus === undefined ? value : `${upstreamStatus}, ${value}`;
       else wire.push(name, value);
     }
     const own = cacheStatus(this.nodeId, outcome);
-    wire.push('via', via, 'cache-status', upstreamStatus ? `${upstreamStatus}, ${own}` : own);
+    wire.push(
+      'via',
+      via === undefined ? this.via : `${via}, ${this.via}`,
+      'cache-status',
+      upstreamStatus === undefined ? own : `${upstreamStatus}, ${own}`,
+    );
     if (
       validators &&
       status === 200 &&
@@ -201,14 +206,7 @@ export class Deliverer {
  */
 function modifiedOf(meta: ObjectMeta): string {
   if (meta.lastModified !== undefined) return meta.lastModified;
-  const date = meta.headers.find(([name]) => name === 'date')?.[1];
-  return typeof date === 'string' ? date : new Date(meta.responseTimeMs).toUTCString();
-}
-
-function withoutFields(wire: readonly string[], omit: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < wire.length; i += 2) if (!omit.has(wire[i])) out.push(wire[i], wire[i + 1]);
-  return out;
+  return fieldValue(meta.headers, 'date') ?? new Date(meta.responseTimeMs).toUTCString();
 }
 
 /** A client response as a fill consumer. A failed body cuts the connection (never a short 200). */

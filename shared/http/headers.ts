@@ -4,6 +4,54 @@
 export type HeaderValue = string | string[];
 export type HeaderMap = Record<string, HeaderValue | undefined>;
 
+/**
+ * Response fields as a flat list, the shape node:http writes: [name, value, name, value, ...],
+ * lowercase names in the order received, a name repeated for each of its field lines. Stored
+ * objects keep their fields this way: one array per object, not one per field.
+ */
+export type FieldList = string[];
+
+/** The fields of a map as a flat list, without `dropped` names and those named in Connection. */
+export function fieldList(headers: HeaderMap, dropped: ReadonlySet<string>): FieldList {
+  const connection = connectionTokens(headers.connection);
+  const out: FieldList = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || dropped.has(name) || connection?.has(name)) continue;
+    if (Array.isArray(value)) for (const v of value) out.push(name, v);
+    else out.push(name, value);
+  }
+  return out;
+}
+
+/** A flat list as a map (a repeated name becomes an array), for code that reads fields by name. */
+export function fieldMap(list: FieldList): HeaderMap {
+  const map: HeaderMap = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const prior = map[list[i]];
+    map[list[i]] =
+      prior === undefined
+        ? list[i + 1]
+        : Array.isArray(prior)
+          ? [...prior, list[i + 1]]
+          : [prior, list[i + 1]];
+  }
+  return map;
+}
+
+/** The first value of a field in a flat list. */
+export function fieldValue(list: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1];
+  return undefined;
+}
+
+/** The list without the fields whose names are in `names`. */
+export function withoutFields(list: readonly string[], names: ReadonlySet<string>): FieldList {
+  const out: FieldList = [];
+  for (let i = 0; i < list.length; i += 2) if (!names.has(list[i])) out.push(list[i], list[i + 1]);
+  return out;
+}
+
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus legacy ones that must never cross a proxy. */
 export const hopByHop: ReadonlySet<string> = new Set([
   'connection',
@@ -112,18 +160,13 @@ function quoteIfNeeded(value: string): string {
   return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/** Fields a client never sees from upstream: hop-by-hop ones and Strata's surrogate fields. */
+const notForClients: ReadonlySet<string> = new Set([...hopByHop, ...surrogateOnly]);
+
 /**
  * The response fields a client may see: without hop-by-hop fields, those named in
  * Connection, and Strata's surrogate fields. Names are lowercase, values as received.
  */
-export function clientResponseHeaders(headers: HeaderMap): [string, HeaderValue][] {
-  const connection = connectionTokens(headers.connection);
-  const out: [string, HeaderValue][] = [];
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || hopByHop.has(name) || surrogateOnly.has(name) || connection?.has(name))
-      continue;
-    out.push([name, value]);
-  }
-  return out;
+export function clientResponseHeaders(headers: HeaderMap): FieldList {
+  return fieldList(headers, notForClients);
 }

@@ -26,10 +26,7 @@ const limits: StoreLimits = { maxBytes: 8 * 1024 * 1024, maxObjectBytes: 1024 * 
 export function cached(key: string, body: string | Buffer, meta: Partial<ObjectMeta> = {}): CachedObject {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
   return storedObject(key, bufferBody(bytes), {
-    headers: [
-      ['content-type', 'text/plain'],
-      ['content-length', String(bytes.length)],
-    ],
+    headers: ['content-type', 'text/plain', 'content-length', String(bytes.length)],
     requestTimeMs: 1_700_000_000_000,
     responseTimeMs: 1_700_000_000_100,
     ...meta,

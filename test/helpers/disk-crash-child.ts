@@ -12,12 +12,12 @@ function crashObject(i: number, bytes: number): CachedObject {
   const body = Buffer.alloc(bytes, i & 0xff);
   return {
     meta: {
-      v: 1,
+      v: 2,
       key: `http://crash.test/obj/${i}`,
       variant: '',
       vary: [],
       status: 200,
-      headers: [['content-length', String(bytes)]],
+      headers: ['content-length', String(bytes)],
       requestTimeMs: Date.now(),
       responseTimeMs: Date.now(),
       initialAgeSec: 0,

@@ -6,7 +6,7 @@ import type { CachedObject, ObjectMeta, StoredBody } from '../../shared/cache/st
 export function storedObject(key: string, body: StoredBody, meta: Partial<ObjectMeta> = {}): CachedObject {
   return {
     meta: {
-      v: 1,
+      v: 2,
       key,
       variant: '',
       vary: [],
