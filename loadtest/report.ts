@@ -123,8 +123,15 @@ export function formatRounds(
 ): string {
   const out: string[] = [];
   const round = (r: Round) => {
+    const serverBusy = cpus.server === undefined ? undefined : r.cpu?.busy.get(cpus.server);
+    // CPU time of the server's CPU per response: steadier across runs than req/s. (Not for
+    // the origin reference, whose server CPU stays idle.)
+    const perRequest =
+      serverBusy !== undefined && serverBusy >= 0.05 && r.load.requestsPerSec > 0
+        ? `, ${((serverBusy * 1e6) / r.load.requestsPerSec).toFixed(0)} µs/req`
+        : '';
     const cpu = r.cpu
-      ? ` (cpu server ${pct(cpus.server === undefined ? undefined : r.cpu.busy.get(cpus.server))}` +
+      ? ` (cpu server ${pct(serverBusy)}${perRequest}` +
         ` gen ${pct(cpus.generator === undefined ? undefined : r.cpu.busy.get(cpus.generator))}` +
         ` foreign ${(r.cpu.foreign * 100).toFixed(1)}%)`
       : '';
