@@ -24,4 +24,9 @@ export interface RequestContext {
   upstreamMs?: number;
   /** Body bytes written to the client. */
   bytes: number;
+  /**
+   * Runs when the response closes (done or the client gone), before the request is accounted
+   * for: a phase's cleanup rides on the pipeline's one 'close' listener instead of adding its own.
+   */
+  onClose?: () => void;
 }

@@ -258,7 +258,7 @@ export class FillFlow {
   ): void {
     if (!consumer) return;
     fill.subscribe(consumer, starter);
-    ctx.res.once('close', () => fill.unsubscribe(consumer));
+    ctx.onClose = () => fill.unsubscribe(consumer);
   }
 
   /**

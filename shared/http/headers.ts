@@ -88,7 +88,9 @@ const forwardedFields: ReadonlySet<string> = new Set([
 
 /** Lowercased field names listed in Connection, which are hop-by-hop for this message. */
 export function connectionTokens(value: HeaderValue | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  // The usual values name no field beyond the hop-by-hop ones removed anyway ("close" is a
+  // connection option, not a field: RFC 9110 §7.6.1): no set to build for nearly every message.
+  if (value === undefined || value === 'keep-alive' || value === 'close') return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   const tokens = new Set<string>();
   for (const t of text.split(',')) {
