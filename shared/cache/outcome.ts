@@ -34,3 +34,35 @@ export function cacheStatus(name: string, o: CacheOutcome): string {
   if (o.detail) s += `; detail=${o.detail}`;
   return s;
 }
+
+/**
+ * cacheStatus() for one node, with the member of a plain hit (`name; hit; ttl=N`) kept per
+ * TTL second: hits on an object within one second send one string, built once, instead of a
+ * new one each (and a flat string, which node:http validates without copying it first).
+ */
+export class CacheStatusFormatter {
+  private readonly plainHits = new Map<number, string>();
+
+  constructor(private readonly name: string) {}
+
+  format(o: CacheOutcome): string {
+    const plain =
+      o.hit &&
+      o.ttlSec !== undefined &&
+      o.fwd === undefined &&
+      o.fwdStatus === undefined &&
+      !o.stored &&
+      !o.collapsed &&
+      !o.detail;
+    if (!plain) return cacheStatus(this.name, o);
+    const ttl = Math.floor(o.ttlSec as number);
+    let s = this.plainHits.get(ttl);
+    if (s === undefined) {
+      // Bounded: TTLs of the objects being hit right now, not every TTL ever seen.
+      if (this.plainHits.size >= 4096) this.plainHits.clear();
+      s = cacheStatus(this.name, o);
+      this.plainHits.set(ttl, s);
+    }
+    return s;
+  }
+}

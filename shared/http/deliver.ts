@@ -3,7 +3,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { CachedObject, ObjectMeta, StoredBody } from '../cache/store.js';
-import { cacheStatus, type CacheOutcome } from '../cache/outcome.js';
+import { CacheStatusFormatter, type CacheOutcome } from '../cache/outcome.js';
 import { notModified, rangeOf } from './conditional.js';
 import type { RequestContext } from './context.js';
 import type { FillConsumer } from '../cache/fill.js';
@@ -21,10 +21,14 @@ export class Deliverer {
   /** Flat header lists per stored meta, with Age and Cache-Status slots filled per response. */
   private readonly wires = new WeakMap<ObjectMeta, string[]>();
 
+  private readonly cacheStatus: CacheStatusFormatter;
+
   constructor(
-    private readonly nodeId: string,
+    nodeId: string,
     private readonly via: string,
-  ) {}
+  ) {
+    this.cacheStatus = new CacheStatusFormatter(nodeId);
+  }
 
   /**
    * Builds once per stored object: [name, value, ...stored fields, 'via', v, 'age', _, 'cache-status', _].
@@ -64,7 +68,7 @@ export class Deliverer {
     const wire = this.wire(meta);
     const n = wire.length;
     wire[n - 3] = String(Math.floor(ageSec));
-    wire[n - 1] = cacheStatus(this.nodeId, ctx.outcome);
+    wire[n - 1] = this.cacheStatus.format(ctx.outcome);
     const conditional =
       req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
     if (conditional && meta.status === 200 && notModified(req.headers, meta.etag, modifiedOf(meta))) {
@@ -174,7 +178,7 @@ export class Deliverer {
         upstreamStatus = upstreamStatus === undefined ? value : `${upstreamStatus}, ${value}`;
       else wire.push(name, value);
     }
-    const own = cacheStatus(this.nodeId, outcome);
+    const own = this.cacheStatus.format(outcome);
     wire.push(
       'via',
       via === undefined ? this.via : `${via}, ${this.via}`,
