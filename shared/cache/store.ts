@@ -126,14 +126,14 @@ export interface CacheStore {
 
 /**
  * Size accounted for an object: its body plus what its metadata costs in the heap, calibrated
- * on Node.js 20 (test/integration/memory-accounting.test.ts measures it): about 880 bytes per
+ * on Node.js 20 (test/integration/memory-accounting.test.ts measures it): about 960 bytes per
  * entry (meta, body and Buffer objects, LRU slots, key strings) and, per field line and per
  * tag, 24 bytes besides its characters. Counting only the header bytes would let a memory tier of small
  * objects use twice its maxBytes.
  */
 export function objectBytes(object: CachedObject): number {
   const meta = object.meta;
-  let bytes = object.body.size + 880 + meta.key.length + meta.variant.length;
+  let bytes = object.body.size + 960 + meta.key.length + meta.variant.length;
   const fields = meta.headers;
   for (let i = 0; i < fields.length; i += 2) bytes += fields[i].length + fields[i + 1].length + 24;
   for (const tag of meta.tags) bytes += tag.length + 24;
