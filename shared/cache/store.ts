@@ -128,8 +128,8 @@ export interface CacheStore {
  * Size accounted for an object: its body plus what its metadata costs in the heap, calibrated
  * on Node.js 20 (test/integration/memory-accounting.test.ts measures it): about 960 bytes per
  * entry (meta, body and Buffer objects, LRU slots, key strings) and, per field line and per
- * tag, 24 bytes besides its characters. Counting only the header bytes would let a memory tier of small
- * objects use twice its maxBytes.
+ * tag, 24 bytes besides its characters. Counting only the header bytes would let a memory
+ * tier of small objects use twice its maxBytes.
  */
 export function objectBytes(object: CachedObject): number {
   const meta = object.meta;
