@@ -27,6 +27,7 @@ export class EdgeNode {
   readonly log: Logger;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
   private readonly writer: LineWriter | undefined;
+  private readonly accessLog: AccessLog | undefined;
   readonly metrics: Metrics;
   readonly store: CacheStore;
   readonly router: Router;
@@ -42,7 +43,7 @@ export class EdgeNode {
       : createLogging({ level: config.log.level, node: config.node.id });
     this.log = options.log ?? logging!.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
-    const accessLog =
+    this.accessLog =
       config.log.access && this.writer ? new AccessLog(this.writer, config.node.id) : undefined;
     this.metrics = new Metrics(() => tierStats(this.store));
     if (this.writer) {
@@ -59,7 +60,7 @@ export class EdgeNode {
       metrics: this.metrics,
       scheme: 'http',
       clock: options.clock,
-      accessLog,
+      accessLog: this.accessLog,
     });
     this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
     this.admin = new AdminServer(config.listen.admin, this.metrics);
@@ -94,6 +95,7 @@ export class EdgeNode {
   async stop(drainMs = this.config.shutdown.drainTimeout): Promise<void> {
     this.admin.ready = false;
     await this.services.stop(Date.now() + drainMs);
+    this.accessLog?.flush();
     this.log.info('edge stopped');
     await this.writer?.close();
   }
