@@ -8,6 +8,9 @@ import type { Metrics } from '../shared/metrics.js';
 import type { Service } from '../shared/service.js';
 import { listen } from '../shared/http/listen.js';
 
+/** How long a refused connection may stay half-open after its answer, waiting for the client to close. */
+const refusedLingerMs = 2_000;
+
 export class HttpListener implements Service {
   readonly name = 'http-listener';
   readonly server: Server;
@@ -86,9 +89,15 @@ export class HttpListener implements Service {
     this.log.debug({ code, reason: err.message }, 'rejected malformed request');
   }
 
-  /** Answers on the raw socket (no request object to answer with) and closes it. */
+  /**
+   * Answers on the raw socket (no request object to answer with) and closes it. Node has taken
+   * its own listeners off a CONNECT socket: a client resetting it mid-answer must not become an
+   * uncaught error, and one that keeps its side open must not hold the socket past a short linger.
+   */
   private refuse(socket: Socket, status: string, fields: string): void {
     const body = `${status}\n`;
+    socket.on('error', () => socket.destroy());
+    socket.setTimeout(refusedLingerMs, () => socket.destroy());
     socket.end(
       `HTTP/1.1 ${status}\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n${fields}Connection: close\r\n\r\n${body}`,
     );

@@ -3,11 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
 import { ok, startOrigin, type TestOrigin } from '../helpers/origin.js';
 import { startEdge, type TestEdge } from '../helpers/edge.js';
 import { metricSum } from '../helpers/metrics.js';
 import { rawConnect, rawRequest } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 interface TwoSites {
   edge: TestEdge;
@@ -174,6 +176,45 @@ test('CONNECT gets 405 and the connection closes: no tunnel is opened', async (t
   assert.match(res.headers['cache-status'], /fwd=bypass; detail=connect-refused/);
   await conn.closed;
   assert.equal(example.requests.length + other.requests.length, 0);
+});
+
+test('a client that resets right after CONNECT does not take the edge down', async (t) => {
+  const { edge, port } = await twoSites(t);
+  for (let i = 0; i < 20; i++) {
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    socket.on('error', () => undefined);
+    socket.write('CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n');
+    socket.resetAndDestroy();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const res = await edge.get('/still', { host: 'example.test' });
+  assert.equal(res.status, 200);
+});
+
+test('a refused connection is closed by the edge even when the client keeps its side open', async (t) => {
+  const { edge, port } = await twoSites(t);
+  const connections = () =>
+    new Promise<number>((resolve, reject) =>
+      edge.node.http.server.getConnections((err, n) => (err ? reject(err) : resolve(n))),
+    );
+  for (const request of [
+    'CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+  ]) {
+    // allowHalfOpen: the client never closes its side, as a careless or hostile one would not.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    t.after(() => socket.destroy());
+    socket.on('error', () => undefined);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+    const ended = new Promise((resolve) => socket.once('end', resolve));
+    socket.write(request);
+    await ended;
+    assert.match(answer, /^HTTP\/1\.1 4\d\d /, request);
+    // The edge lets go of the socket after a short linger, not when the client decides.
+    await until(async () => (await connections()) === 0, 5000);
+  }
 });
 
 test('a request without Host gets 400 and no origin is asked', async (t) => {
