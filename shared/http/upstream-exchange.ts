@@ -54,9 +54,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
   private error: Error | undefined;
   private settled = false;
 
+  /** Bounds the wait for the final head once interim responses come (see onResponseStart). */
+  private interimTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly origin: string,
     private readonly signal: AbortSignal | undefined,
+    private readonly headersTimeoutMs: number,
   ) {
     this.response = new Promise((resolve, reject) => {
       this.resolveHead = resolve;
@@ -72,9 +76,19 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
     if (this.signal?.aborted) this.onAbort();
   }
 
-  onResponseStart(_controller: Controller, status: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders): void {
     // Interim 1xx responses are not forwarded; the final response follows on the same exchange.
-    if (status < 200) return;
+    // undici starts its headers timeout again at each one, so an origin sending 1xx forever
+    // would hold the request (and every request collapsed on it) forever: the final head must
+    // come within headersTimeout of the first interim response.
+    if (status < 200) {
+      this.interimTimer ??= setTimeout(
+        () => controller.abort(new undiciErrors.HeadersTimeoutError()),
+        this.headersTimeoutMs,
+      );
+      return;
+    }
+    clearTimeout(this.interimTimer);
     this.headDone = true;
     this.resolveHead({ status, headers, body: this, origin: this.origin });
   }
@@ -96,6 +110,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
   }
 
   onResponseError(_controller: Controller, err: Error): void {
+    clearTimeout(this.interimTimer);
     const mapped = upstreamError(err, this.origin);
     if (!this.headDone) {
       this.headDone = true;

@@ -50,6 +50,7 @@ export interface UpstreamRequest {
 export class Origin {
   readonly pool: Pool;
   private readonly servername: string | undefined;
+  private readonly headersTimeoutMs: number;
   /** Until this time (ms) the origin is skipped unless no other candidate is left. */
   downUntilMs = 0;
 
@@ -61,6 +62,7 @@ export class Origin {
     // Host header a request carries; an IP address sends no SNI.
     const { protocol, hostname } = new URL(url);
     this.servername = protocol === 'https:' && !isIP(hostname.replace(/^\[|\]$/g, '')) ? hostname : undefined;
+    this.headersTimeoutMs = options.headersTimeout;
     this.pool = new Pool(url, {
       connections: options.connections,
       connect: { timeout: options.connectTimeout, ...(options.ca ? { ca: options.ca } : {}) },
@@ -74,7 +76,7 @@ export class Origin {
 
   /** Sends one request; the promise settles with the response head or a StrataError. */
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const exchange = new UpstreamExchange(this.url, req.signal);
+    const exchange = new UpstreamExchange(this.url, req.signal, this.headersTimeoutMs);
     const options = {
       method: req.method,
       path: req.path,

@@ -66,6 +66,30 @@ test('an origin that does not answer within upstream.headersTimeout gives 504', 
   assert.equal(metricSum(m, 'strata_requests_total', { status: '504' }), 1);
 });
 
+test('an origin sending interim 1xx responses but never a final one gives 504, and collapsed requests too', async (t) => {
+  // undici restarts its headers timeout at each 1xx: without a bound of Strata's own this hung.
+  const server = createTcpServer((socket: Socket) => {
+    socket.on('error', () => undefined);
+    const timer = setInterval(
+      () => socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n'),
+      50,
+    );
+    socket.on('close', () => clearInterval(timer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const edge = await startEdge(t, url, { upstream: { headersTimeout: '300ms' } });
+  const started = performance.now();
+  const [first, second] = await Promise.all([edge.get('/hints'), edge.get('/hints')]);
+  const ms = performance.now() - started;
+  assert.equal(first.status, 504);
+  assert.equal(second.status, 504);
+  assert.ok(ms < 3000, `answered after ${ms.toFixed(0)} ms`);
+  const m = await edge.metrics();
+  assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_HEADERS_TIMEOUT' }), 1);
+});
+
 for (const framing of ['content-length', 'chunked'] as const) {
   test(`an origin closing mid-body (${framing}) cuts the client connection and nothing is stored`, async (t) => {
     const origin = await startOrigin(t, (_req, res) => {
