@@ -90,6 +90,27 @@ test('an origin sending interim 1xx responses but never a final one gives 504, a
   assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_HEADERS_TIMEOUT' }), 1);
 });
 
+test('an origin trickling its response head byte by byte gets 504 at upstream.headersTimeout', async (t) => {
+  const head = `HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Padding: ${'a'.repeat(200)}\r\n\r\nok`;
+  const server = createTcpServer((socket: Socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      let i = 0;
+      const timer = setInterval(() => i < head.length && socket.write(head[i++]), 20);
+      socket.on('close', () => clearInterval(timer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const edge = await startEdge(t, url, { upstream: { headersTimeout: '1s' } });
+  const started = performance.now();
+  const res = await edge.get('/trickle');
+  assert.equal(res.status, 504);
+  // Bytes arriving do not restart the timeout: the head needs 4.5 s, the answer comes at ~1 s.
+  assert.ok(performance.now() - started < 3000);
+});
+
 for (const framing of ['content-length', 'chunked'] as const) {
   test(`an origin closing mid-body (${framing}) cuts the client connection and nothing is stored`, async (t) => {
     const origin = await startOrigin(t, (_req, res) => {
