@@ -295,10 +295,14 @@ export function reuse(stored: Stored, req: RequestDirectives, ageSec: number): R
   return 'revalidate';
 }
 
-/** RFC 5861 §4: may a stale response be served because revalidation failed with an error? */
-export function usableOnError(stored: Stored, req: RequestDirectives, ageSec: number): boolean {
+/**
+ * RFC 5861 §4: may a stale response be served because revalidation failed with an error? The
+ * window is the longest of the response's and the request's stale-if-error and the site's own
+ * (`siteSec`: the operator, speaking for the origin, allows it for every response).
+ */
+export function usableOnError(stored: Stored, req: RequestDirectives, ageSec: number, siteSec = 0): boolean {
   if (stored.mustRevalidate) return false;
   const staleness = ageSec - stored.lifetimeSec;
-  const window = Math.max(stored.staleIfErrorSec, req.staleIfErrorSec ?? 0);
+  const window = Math.max(stored.staleIfErrorSec, req.staleIfErrorSec ?? 0, siteSec);
   return staleness < window || (stored.invalidated && window > 0);
 }

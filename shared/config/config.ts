@@ -62,6 +62,11 @@ const site = obj({
   }),
   /** Treat client Cache-Control: no-cache / max-age=0 / Pragma as absent (common on CDNs). */
   ignoreClientNoCache: withDefault(bool(), false),
+  /**
+   * When the origin fails, serve a stored response this long past its freshness, as if it said
+   * stale-if-error (RFC 5861); never one that forbids stale (must-revalidate, s-maxage, ...).
+   */
+  staleIfError: withDefault(duration(), 0),
 });
 
 const configSchema = obj({

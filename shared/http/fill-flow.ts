@@ -9,7 +9,13 @@ import type { Metrics } from '../metrics.js';
 import { Fill, type FillConsumer, type FillHead, type FillRegistry } from '../cache/fill.js';
 import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
 import type { CacheOutcome } from '../cache/outcome.js';
-import { currentAge, noRequestDirectives, usableOnError, type PolicyOptions } from '../cache/policy.js';
+import {
+  currentAge,
+  noRequestDirectives,
+  usableOnError,
+  type PolicyOptions,
+  type RequestDirectives,
+} from '../cache/policy.js';
 import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
@@ -101,7 +107,7 @@ export class FillFlow {
       head = await fill.head;
     } catch (err) {
       // The fill failed: this request may still have a stale object it is allowed to use.
-      if (!stale || !usableOnError(stale.meta, ctx.reqCc, currentAge(stale.meta, this.clock()))) throw err;
+      if (!stale || !this.staleOnError(ctx, stale, ctx.reqCc, this.clock())) throw err;
       ctx.outcome.hit = true;
       ctx.outcome.detail = 'stale-if-error';
       return this.serve(ctx, stale, currentAge(stale.meta, this.clock()));
@@ -157,7 +163,7 @@ export class FillFlow {
       up = await this.upstream.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
     } catch (e) {
       const err = StrataError.from(e);
-      if (stale && usableOnError(stale.meta, reqCc, currentAge(stale.meta, this.clock()))) {
+      if (stale && this.staleOnError(ctx, stale, reqCc, this.clock())) {
         this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'origin failed, serving stale');
         return this.settle(
           fill,
@@ -187,11 +193,7 @@ export class FillFlow {
         client,
       );
     }
-    if (
-      stale &&
-      up.status >= 500 &&
-      usableOnError(stale.meta, reqCc, currentAge(stale.meta, responseTimeMs))
-    ) {
+    if (stale && up.status >= 500 && this.staleOnError(ctx, stale, reqCc, responseTimeMs)) {
       up.body.discard();
       return this.settle(
         fill,
@@ -300,6 +302,17 @@ export class FillFlow {
         .put(completeObject(meta, body))
         .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store put failed'));
     }
+  }
+
+  /** Whether `stale` may answer for a failed origin at `nowMs` (RFC 5861 and the site's staleIfError). */
+  private staleOnError(
+    ctx: RequestContext,
+    stale: CachedObject,
+    reqCc: RequestDirectives,
+    nowMs: number,
+  ): boolean {
+    const siteSec = ctx.site.config.staleIfError / 1000;
+    return usableOnError(stale.meta, reqCc, currentAge(stale.meta, nowMs), siteSec);
   }
 
   /** Records why a response is not stored; the key skips collapsing for a while. */

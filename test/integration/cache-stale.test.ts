@@ -71,6 +71,45 @@ test('without stale-if-error an origin error is passed on, never stale content',
   assert.equal(res.body, 'oops');
 });
 
+test("a site's staleIfError serves stale on origin errors for responses that did not say so", async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10' }, 'good'));
+  const edge = await startEdge(t, [], {
+    sites: [{ hosts: ['*'], origins: [origin.url], staleIfError: '1m' }],
+  });
+  await edge.get('/site');
+  edge.clock.advance(20);
+  origin.handle((_req, res) => {
+    res.writeHead(503, { 'content-length': '4' });
+    res.end('down');
+  });
+  const on5xx = await edge.get('/site');
+  assert.equal(on5xx.status, 200);
+  assert.equal(on5xx.body, 'good');
+  assert.match(on5xx.cacheStatus, /hit; fwd-status=503; ttl=-10; detail=stale-if-error/);
+  await origin.close();
+  assert.equal((await edge.get('/site')).body, 'good', 'origin unreachable');
+  // Past the site's window the error is passed on.
+  edge.clock.advance(60);
+  assert.equal((await edge.get('/site')).status, 502);
+});
+
+test("a site's staleIfError never serves what forbids stale (must-revalidate, s-maxage, no-cache)", async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    const cc = { '/mr': 'max-age=10, must-revalidate', '/sm': 's-maxage=10', '/nc': 'no-cache' }[
+      req.url ?? ''
+    ];
+    res.writeHead(200, { 'cache-control': cc ?? 'max-age=10', etag: '"v1"', 'content-length': '4' });
+    res.end('good');
+  });
+  const edge = await startEdge(t, [], {
+    sites: [{ hosts: ['*'], origins: [origin.url], staleIfError: '1h' }],
+  });
+  for (const path of ['/mr', '/sm', '/nc']) await edge.get(path);
+  edge.clock.advance(20);
+  await origin.close();
+  for (const path of ['/mr', '/sm', '/nc']) assert.equal((await edge.get(path)).status, 502, path);
+});
+
 test('a client stale-if-error request directive allows stale on error', async (t) => {
   const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10' }, 'good'));
   const edge = await startEdge(t, origin.url);
