@@ -74,7 +74,8 @@ function report(
       `other processes used at most ${(worst * 100).toFixed(1)}% of all CPU in any kept run` +
       (discarded > 0 ? ` (${discarded} noisy run(s) done again)` : ''),
     `runs: ${options.rounds} round(s) of ${options.durationSec} s per target, warm-up ${options.warmupSec} s, ` +
-      `${options.connections} connections, wrk -t1; edge access log ${options.accessLog ? 'on' : 'OFF'} (${edge.logFile})`,
+      `${options.connections} connections, wrk -t1, ${options.requestHeaders === 'browser' ? 'twelve browser request fields' : 'Host only'}; ` +
+      `edge access log ${options.accessLog ? 'on' : 'OFF'} (${edge.logFile})`,
     '',
     formatTable(results.map(summarize)),
     '',

@@ -19,6 +19,9 @@ Options:
                        (default: ${defaultScenarios.join(',')}; hit-1k with --profile)
   --origin-delay MS    origin delay for the miss path (default 5)
   --access-log on|off  the edge's access log (default on, as deployed; off shows what logging costs)
+  --request-headers minimal|browser
+                       what each request carries: wrk's Host field only (default), or twelve
+                       fields as a browser sends them (User-Agent, Accept*, Cookie, Sec-Fetch-*)
   --wait-quiet SEC     first wait up to SEC for other processes to use under 5% of all CPU (default 0)
   --retry-noisy N      run a measured run again (at most N times) when other processes used over 5%
                        of all CPU during it (default 0: runs stay bounded; for a shared machine)
@@ -34,6 +37,7 @@ export interface BenchOptions {
   scenarios: ReadonlySet<ScenarioName>;
   originDelayMs: number;
   accessLog: boolean;
+  requestHeaders: 'minimal' | 'browser';
   waitQuietSec: number;
   retryNoisy: number;
   profile: boolean;
@@ -54,6 +58,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       scenarios: { type: 'string' },
       'origin-delay': { type: 'string' },
       'access-log': { type: 'string', default: 'on' },
+      'request-headers': { type: 'string', default: 'minimal' },
       'wait-quiet': { type: 'string' },
       'retry-noisy': { type: 'string' },
       profile: { type: 'boolean', default: false },
@@ -76,6 +81,9 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   const accessLog = values['access-log'];
   if (accessLog !== 'on' && accessLog !== 'off')
     throw new Error(`--access-log: expected on or off, got ${accessLog}`);
+  const requestHeaders = values['request-headers'];
+  if (requestHeaders !== 'minimal' && requestHeaders !== 'browser')
+    throw new Error(`--request-headers: expected minimal or browser, got ${requestHeaders}`);
   const quick = values.quick;
   return {
     quick,
@@ -87,6 +95,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     scenarios: new Set(list as ScenarioName[]),
     originDelayMs: int('origin-delay', values['origin-delay'], 5, 0, 1000),
     accessLog: accessLog === 'on',
+    requestHeaders,
     waitQuietSec: int('wait-quiet', values['wait-quiet'], 0, 0, 3600),
     retryNoisy: int('retry-noisy', values['retry-noisy'], 0, 0, 5),
     profile: values.profile,

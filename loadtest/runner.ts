@@ -5,7 +5,7 @@
 import type { BenchOptions } from './options.js';
 import type { Pinning } from './processes.js';
 import { snapshot, usageBetween } from './cpu-usage.js';
-import { runWrk } from './wrk.js';
+import { browserHeaders, runWrk } from './wrk.js';
 import type { Round, ScenarioResult } from './report.js';
 
 /** Something wrk loads; `run` numbers every wrk invocation of the bench (1, 2, ...). */
@@ -55,6 +55,7 @@ export class Runner {
       durationSec,
       cpu: this.pinning.generatorCpu,
       uniquePrefix: target.uniquePrefix?.(run),
+      headers: this.options.requestHeaders === 'browser' ? browserHeaders : undefined,
     });
     return { load, cpu: usageBetween(before, snapshot(this.serverPids)) };
   }

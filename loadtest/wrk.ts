@@ -24,7 +24,25 @@ export interface LoadOptions {
   cpu: number | undefined;
   /** When set, request i of thread t goes to `${uniquePrefix}${t}-${i}` (every request a new path). */
   uniquePrefix?: string;
+  /** Extra request fields ("Name: value"), sent with every request. */
+  headers?: readonly string[];
 }
+
+/** What a desktop browser sends on a navigation, besides Host (--request-headers browser). */
+export const browserHeaders: readonly string[] = [
+  'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+  'Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8',
+  'Accept-Language: en-US,en;q=0.9',
+  'Accept-Encoding: gzip, deflate, br',
+  'Connection: keep-alive',
+  'Upgrade-Insecure-Requests: 1',
+  'Sec-Fetch-Dest: document',
+  'Sec-Fetch-Mode: navigate',
+  'Sec-Fetch-Site: none',
+  'Sec-Fetch-User: ?1',
+  'Cookie: session=abc123; theme=dark; _ga=GA1.2.1234567890.1700000000',
+  'Referer: https://www.example.test/',
+];
 
 /** wrk's done(): prints the one BENCH_RESULT JSON line that runWrk() (and disk-bench) read. */
 export const wrkDone = `function done(summary, latency, requests)
@@ -79,6 +97,7 @@ export async function runWrk(scriptPath: string, options: LoadOptions): Promise<
     '10s',
     '-s',
     scriptPath,
+    ...(options.headers ?? []).flatMap((h) => ['-H', h]),
     options.url,
   ];
   const [command, args] = pinned(options.cpu, 'wrk', wrkArgs);
