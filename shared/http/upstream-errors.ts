@@ -33,6 +33,8 @@ export function upstreamError(err: unknown, origin: string): StrataError {
   if (err instanceof undiciErrors.SocketError) return StrataError.because('UPSTREAM_RESET', err, context);
   if (
     err instanceof undiciErrors.HTTPParserError ||
+    // A response head over undici's 16 KiB limit: the origin's fault, not a reset.
+    err instanceof undiciErrors.HeadersOverflowError ||
     err instanceof undiciErrors.ResponseContentLengthMismatchError ||
     err instanceof undiciErrors.InvalidArgumentError
   )

@@ -184,11 +184,22 @@ test('an origin that stops sending mid-body past upstream.bodyTimeout cuts the c
   assert.equal(origin.requests.length, 2);
 });
 
-test('an origin answering with something that is not HTTP gives 502 UPSTREAM_PROTOCOL', async (t) => {
+test('an origin answering with something that is not valid HTTP gives 502 UPSTREAM_PROTOCOL', async (t) => {
+  // One malformed answer per path, none of which may reach a client or the cache.
+  const answers: Record<string, string> = {
+    '/ssh': 'SSH-2.0-OpenSSH_9.6\r\n\r\n',
+    '/huge-head': `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(100_000)}\r\nContent-Length: 2\r\n\r\nok`,
+    '/bad-length': 'HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nok',
+    '/two-lengths': 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok',
+    '/length-and-chunked':
+      'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+    '/nul-in-field': 'HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 2\r\n\r\nok',
+  };
   const sockets = new Set<Socket>();
   const garbage = createTcpServer((socket) => {
     sockets.add(socket);
-    socket.end('SSH-2.0-OpenSSH_9.6\r\n\r\n');
+    socket.on('error', () => undefined);
+    socket.once('data', (data: Buffer) => socket.end(answers[data.toString('latin1').split(' ')[1]] ?? ''));
   });
   await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -196,9 +207,15 @@ test('an origin answering with something that is not HTTP gives 502 UPSTREAM_PRO
     garbage.close();
   });
   const edge = await startEdge(t, `http://127.0.0.1:${(garbage.address() as AddressInfo).port}`);
-  const res = await edge.get('/a');
-  assert.equal(res.status, 502);
-  assert.match(res.body, /invalid response from the origin/);
+  for (const path of Object.keys(answers)) {
+    const res = await edge.get(path);
+    assert.equal(res.status, 502, path);
+    assert.match(res.body, /invalid response from the origin/, path);
+  }
   const m = await edge.metrics();
-  assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_PROTOCOL' }), 1);
+  assert.equal(
+    metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_PROTOCOL' }),
+    Object.keys(answers).length,
+  );
+  assert.equal(metricSum(m, 'strata_cache_objects', { tier: 'memory' }), 0);
 });
