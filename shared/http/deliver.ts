@@ -43,10 +43,10 @@ export class Deliverer {
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
       if (surrogateOnly.has(name)) continue;
-      if (name === 'via') via = via === undefined ? fields[i + 1] : `${via}, ${fields[i + 1]}`;
+      if (name === 'via') via = combine(via, fields[i + 1]);
       else wire.push(name, fields[i + 1]);
     }
-    wire.push('via', via === undefined ? this.via : `${via}, ${this.via}`, 'age', '0', 'cache-status', '');
+    wire.push('via', combine(via, this.via), 'age', '0', 'cache-status', '');
     this.wires.set(meta, wire);
     return wire;
   }
@@ -173,18 +173,12 @@ export class Deliverer {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       const value = headers[i + 1];
-      if (name === 'via') via = via === undefined ? value : `${via}, ${value}`;
-      else if (name === 'cache-status')
-        upstreamStatus = upstreamStatus === undefined ? value : `${upstreamStatus}, ${value}`;
+      if (name === 'via') via = combine(via, value);
+      else if (name === 'cache-status') upstreamStatus = combine(upstreamStatus, value);
       else wire.push(name, value);
     }
     const own = this.cacheStatus.format(outcome);
-    wire.push(
-      'via',
-      via === undefined ? this.via : `${via}, ${this.via}`,
-      'cache-status',
-      upstreamStatus === undefined ? own : `${upstreamStatus}, ${own}`,
-    );
+    wire.push('via', combine(via, this.via), 'cache-status', combine(upstreamStatus, own));
     if (
       validators &&
       status === 200 &&
@@ -202,6 +196,11 @@ export class Deliverer {
     }
     return clientConsumer(ctx);
   }
+}
+
+/** RFC 9110 §5.3: field lines of one list-based field combine as one value, comma-separated. */
+function combine(prior: string | undefined, value: string): string {
+  return prior === undefined ? value : `${prior}, ${value}`;
 }
 
 /**
