@@ -1,6 +1,7 @@
 // CPU accounting around one load run, from /proc: how busy the server's and the generator's CPUs
-// were, and how much CPU time went to processes that are not the bench's (other work on the box,
-// which makes a run noisy). Linux only; elsewhere every figure is undefined.
+// were, how much CPU time went to processes that are not the bench's (other work on the box,
+// which makes a run noisy), and how many system calls the server made. Linux only; elsewhere
+// every figure is undefined.
 
 import { readFileSync } from 'node:fs';
 
@@ -75,4 +76,21 @@ export function usageBetween(a: CpuSnapshot | undefined, b: CpuSnapshot | undefi
   }
   const foreignTicks = Math.max(0, allBusy - (b.benchTicks - a.benchTicks));
   return { busy, foreign: allTotal > 0 ? foreignTicks / allTotal : 0 };
+}
+
+/** Read- and write-type system calls a process made so far (/proc/PID/io: read, readv, recvmsg...; write, writev, sendmsg...). */
+export interface SyscallCount {
+  reads: number;
+  writes: number;
+}
+
+export function syscallCount(pid: number): SyscallCount | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const reads = /^syscr: (\d+)$/m.exec(io);
+    const writes = /^syscw: (\d+)$/m.exec(io);
+    return reads && writes ? { reads: Number(reads[1]), writes: Number(writes[1]) } : undefined;
+  } catch {
+    return undefined; // no /proc, or no I/O accounting in this kernel: not reported.
+  }
 }

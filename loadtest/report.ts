@@ -2,12 +2,14 @@
 // and the goal, formatted as the table that `npm run bench` prints and docs/benchmarks.md quotes.
 
 import type { LoadResult } from './wrk.js';
-import type { CpuUsage } from './cpu-usage.js';
+import type { CpuUsage, SyscallCount } from './cpu-usage.js';
 
-/** One measured run of one target, with what the CPUs did meanwhile. */
+/** One measured run of one target, with what the CPUs and the answering server did meanwhile. */
 export interface Round {
   load: LoadResult;
   cpu: CpuUsage | undefined;
+  /** System calls of the server that answered, during the run. */
+  syscalls: SyscallCount | undefined;
 }
 
 export interface ScenarioResult {
@@ -135,8 +137,15 @@ export function formatRounds(
         ` gen ${pct(cpus.generator === undefined ? undefined : r.cpu.busy.get(cpus.generator))}` +
         ` foreign ${(r.cpu.foreign * 100).toFixed(1)}%)`
       : '';
+    // Reads and writes per response: the edge's I/O next to the reference's (a hit is one read
+    // and one writev in both; a miss adds the upstream request and response).
+    const n = r.load.requests;
+    const io =
+      r.syscalls && n > 0
+        ? ` syscalls/req ${(r.syscalls.reads / n).toFixed(2)} r ${(r.syscalls.writes / n).toFixed(2)} w`
+        : '';
     const err = r.load.errors > 0 ? ` ${r.load.errors} errors` : '';
-    return `${num(r.load.requestsPerSec)}${cpu}${err}`;
+    return `${num(r.load.requestsPerSec)}${cpu}${io}${err}`;
   };
   for (const s of results) {
     out.push(`${s.name}, ${s.connections} connections, edge vs ${s.reference}`);

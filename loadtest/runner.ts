@@ -4,7 +4,7 @@
 
 import type { BenchOptions } from './options.js';
 import type { Pinning } from './processes.js';
-import { snapshot, usageBetween } from './cpu-usage.js';
+import { snapshot, syscallCount, usageBetween } from './cpu-usage.js';
 import { browserHeaders, runWrk } from './wrk.js';
 import type { Round, ScenarioResult } from './report.js';
 
@@ -13,6 +13,8 @@ export interface Target {
   url: (run: number) => string;
   /** For unique paths per request (see LoadOptions.uniquePrefix). */
   uniquePrefix?: (run: number) => string;
+  /** The process that answers (its system calls are counted). */
+  pid: number;
 }
 
 export interface Scenario {
@@ -49,6 +51,7 @@ export class Runner {
   private async load(target: Target, durationSec: number, connections: number): Promise<Round> {
     const run = ++this.run;
     const before = snapshot(this.serverPids);
+    const syscallsBefore = syscallCount(target.pid);
     const load = await runWrk(this.wrkScript, {
       url: target.url(run),
       connections,
@@ -57,7 +60,16 @@ export class Runner {
       uniquePrefix: target.uniquePrefix?.(run),
       headers: this.options.requestHeaders === 'browser' ? browserHeaders : undefined,
     });
-    return { load, cpu: usageBetween(before, snapshot(this.serverPids)) };
+    const syscallsAfter = syscallCount(target.pid);
+    return {
+      load,
+      cpu: usageBetween(before, snapshot(this.serverPids)),
+      syscalls: syscallsBefore &&
+        syscallsAfter && {
+          reads: syscallsAfter.reads - syscallsBefore.reads,
+          writes: syscallsAfter.writes - syscallsBefore.writes,
+        },
+    };
   }
 
   async scenario(s: Scenario): Promise<ScenarioResult> {

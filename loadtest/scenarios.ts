@@ -41,8 +41,8 @@ function hitScenario(o: (typeof hitObjects)[number], servers: Servers, check: Ed
     name: `hit ${o.label}`,
     reference: 'bare',
     goal: o.goal,
-    edge: { url: () => servers.edge.url + path },
-    ref: { url: () => servers.bareUrl + path },
+    edge: { url: () => servers.edge.url + path, pid: servers.pid.edge },
+    ref: { url: () => servers.bareUrl + path, pid: servers.pid.bare },
     before: check.before,
     check: async (runs) => [(await check.counted('hit', runs)).line],
   };
@@ -51,9 +51,10 @@ function hitScenario(o: (typeof hitObjects)[number], servers: Servers, check: Ed
 // Every request a new path: /obj/1024/u<run>-<thread>-<n>. The origin answers all of them with
 // the same cacheable 1 KiB body, so each one is a miss that the edge stores.
 const missPrefix = (run: number) => `/obj/1024/u${run}-`;
-const unique = (base: string): Target => ({
+const unique = (base: string, pid: number): Target => ({
   url: (run) => `${base}${missPrefix(run)}0`,
   uniquePrefix: missPrefix,
+  pid,
 });
 
 /** Misses through the edge vs the same unique URLs sent to `refUrl` (the origin or the bare proxy). */
@@ -61,7 +62,7 @@ function missScenario(
   options: BenchOptions,
   servers: Servers,
   check: EdgeCheck,
-  ref: { name: string; url: string; goal: number | undefined },
+  ref: { name: string; url: string; pid: number; goal: number | undefined },
   connections: number,
 ): Scenario {
   return {
@@ -69,8 +70,8 @@ function missScenario(
     reference: ref.name,
     goal: ref.goal,
     connections,
-    edge: unique(servers.edge.url),
-    ref: unique(ref.url),
+    edge: unique(servers.edge.url, servers.pid.edge),
+    ref: unique(ref.url, ref.pid),
     before: check.before,
     check: async (runs) => {
       const { delta, line } = await check.counted('miss', runs);
@@ -86,7 +87,7 @@ function missScenario(
 /** The scenarios asked for, in the order they run. */
 export function buildScenarios(options: BenchOptions, servers: Servers): Scenario[] {
   const check = new EdgeCheck(servers.edge.adminUrl);
-  const origin = { name: 'origin', url: servers.originUrl, goal: missGoal };
+  const origin = { name: 'origin', url: servers.originUrl, pid: servers.pid.origin, goal: missGoal };
   const list: Scenario[] = [];
   for (const o of hitObjects)
     if (options.scenarios.has(o.scenario)) list.push(hitScenario(o, servers, check));
@@ -94,7 +95,7 @@ export function buildScenarios(options: BenchOptions, servers: Servers): Scenari
     list.push(missScenario(options, servers, check, origin, options.connections));
   if (options.scenarios.has('miss-c8')) list.push(missScenario(options, servers, check, origin, 8));
   if (servers.proxyUrl) {
-    const proxy = { name: 'proxy', url: servers.proxyUrl, goal: undefined };
+    const proxy = { name: 'proxy', url: servers.proxyUrl, pid: servers.pid.proxy, goal: undefined };
     list.push(missScenario(options, servers, check, proxy, options.connections));
   }
   return list;

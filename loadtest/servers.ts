@@ -29,6 +29,8 @@ export interface Servers {
   bareUrl: string;
   /** The bare proxy in front of the origin, when miss-proxy runs. */
   proxyUrl: string | undefined;
+  /** Process ids of the servers, by role (0 when the role does not run). */
+  pid: { origin: number; edge: number; bare: number; proxy: number };
   pids: number[];
 }
 
@@ -75,13 +77,16 @@ export async function startServers(options: BenchOptions, pinning: Pinning, dir:
         ready: listening,
       })
     : undefined;
-  const pids = [origin, edge.child, bare, proxy].map((c) => c?.process.pid ?? 0).filter((p) => p > 0);
+  const [originPid, edgePid, barePid, proxyPid] = [origin, edge.child, bare, proxy].map(
+    (c) => c?.process.pid ?? 0,
+  );
   return {
     originUrl,
     edge,
     bareUrl: `http://127.0.0.1:${Number(bare.ready.port)}`,
     proxyUrl: proxy && `http://127.0.0.1:${Number(proxy.ready.port)}`,
-    pids,
+    pid: { origin: originPid, edge: edgePid, bare: barePid, proxy: proxyPid },
+    pids: [originPid, edgePid, barePid, proxyPid].filter((p) => p > 0),
   };
 }
 
