@@ -11,11 +11,25 @@ import { listen } from '../shared/http/listen.js';
 /** How long a refused connection may stay half-open after its answer, waiting for the client to close. */
 const refusedLingerMs = 2_000;
 
+/** What the send-timeout sweep last saw of a connection with response bytes waiting. */
+interface SendProgress {
+  /** Bytes handed to the socket so far (socket.bytesWritten). */
+  written: number;
+  /** Bytes still waiting to reach the kernel. */
+  waiting: number;
+  /** When these figures were first seen unchanged (ms, monotonic). */
+  sinceMs: number;
+}
+
 export class HttpListener implements Service {
   readonly name = 'http-listener';
   readonly server: Server;
   port = 0;
   private draining = false;
+  /** Open client connections, for the send-timeout sweep. */
+  private readonly sockets = new Map<Socket, SendProgress | undefined>();
+  private readonly sendTimeoutMs: number;
+  private sendSweep: NodeJS.Timeout | undefined;
   private readonly maxHeaderBytes: number;
   private readonly malformedStatus: string;
   private readonly connectStatus: string;
@@ -29,6 +43,7 @@ export class HttpListener implements Service {
   ) {
     const s = config.server;
     this.maxHeaderBytes = s.maxHeaderBytes;
+    this.sendTimeoutMs = s.sendTimeout;
     // RFC 9211: every response says what this cache did, refusals included.
     this.malformedStatus = `${config.node.id}; fwd=bypass; detail=malformed-request`;
     this.connectStatus = `${config.node.id}; fwd=bypass; detail=connect-refused`;
@@ -58,6 +73,11 @@ export class HttpListener implements Service {
     // the pipeline to see the request has too many and answer 431.
     this.server.maxHeadersCount = s.maxHeaders + 1;
     this.server.on('clientError', (err, socket) => this.clientError(err, socket as Socket));
+    // Per connection, not per request: the hit path pays nothing for the send timeout.
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.set(socket, undefined);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     // A reverse proxy opens no tunnels (RFC 9110 §9.3.6): CONNECT gets an answer, then the close.
     this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
       this.metrics.clientErrors.inc({ code: 'CONNECT_REFUSED' });
@@ -120,6 +140,39 @@ export class HttpListener implements Service {
 
   async start(): Promise<void> {
     this.port = await listen(this.server, this.address);
+    const every = Math.min(1000, Math.max(50, this.sendTimeoutMs / 2));
+    this.sendSweep = setInterval(() => this.closeStalledSenders(performance.now()), every);
+    this.sendSweep.unref();
+  }
+
+  /**
+   * Slow-read protection (server.sendTimeout): a connection whose response bytes have waited
+   * that long without the client taking any is closed, with the memory its response holds. Only
+   * progress counts, not the whole transfer: a slow client that keeps reading is never cut.
+   */
+  private closeStalledSenders(nowMs: number): void {
+    for (const [socket, seen] of this.sockets) {
+      if (socket.writableLength === 0) {
+        if (seen) this.sockets.set(socket, undefined);
+        continue;
+      }
+      // A pending write counts whole in writableLength until the kernel took all of it; libuv's
+      // queue size (not in Node's typings) shows a large write going out bit by bit.
+      const queued = (socket as unknown as { _handle?: { writeQueueSize?: unknown } })._handle
+        ?.writeQueueSize;
+      const waiting = typeof queued === 'number' ? queued : socket.writableLength;
+      const written = socket.bytesWritten;
+      if (!seen || seen.written !== written || seen.waiting !== waiting) {
+        this.sockets.set(socket, { written, waiting, sinceMs: nowMs });
+      } else if (nowMs - seen.sinceMs >= this.sendTimeoutMs) {
+        this.metrics.clientErrors.inc({ code: 'SEND_TIMEOUT' });
+        this.log.debug(
+          { code: 'SEND_TIMEOUT', peer: socket.remoteAddress, waiting },
+          'client stopped reading',
+        );
+        socket.destroy();
+      }
+    }
   }
 
   /**
@@ -127,7 +180,7 @@ export class HttpListener implements Service {
    * Responses that start during the drain say Connection: close; keep-alive connections close once idle.
    */
   async stop(deadlineMs: number): Promise<void> {
-    if (!this.server.listening) return;
+    if (!this.server.listening) return clearInterval(this.sendSweep);
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // A keep-alive connection becomes idle once its response is done: close it then, not at its
@@ -138,6 +191,7 @@ export class HttpListener implements Service {
     const timer = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadlineMs - Date.now()));
     await closed;
     clearInterval(sweep);
+    clearInterval(this.sendSweep);
     clearTimeout(timer);
   }
 }

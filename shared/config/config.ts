@@ -120,6 +120,8 @@ const configSchema = obj({
     headersTimeout: withDefault(duration(100), 10_000),
     requestTimeout: withDefault(duration(100), 60_000),
     keepAliveTimeout: withDefault(duration(100), 5_000),
+    /** A client must take some response bytes at least this often while a response is sent. */
+    sendTimeout: withDefault(duration(100), 60_000),
     maxHeaderBytes: withDefault(size(1024), 16 * 1024),
     maxHeaders: withDefault(int(8, 1000), 100),
     maxBodyBytes: withDefault(size(0), 64 * 1024 ** 2),
