@@ -81,6 +81,13 @@ export const catalog = {
     retry: true,
     message: 'TLS with the origin failed (certificate or handshake)',
   },
+  UPSTREAM_BUSY: {
+    source: 'upstream',
+    status: 503,
+    // Never sent: another origin of the site may take it.
+    retry: true,
+    message: 'no connection to the origin was free in time',
+  },
   UPSTREAM_RESET: {
     source: 'upstream',
     status: 502,

@@ -129,6 +129,8 @@ const configSchema = obj({
   }),
   upstream: obj({
     connectTimeout: withDefault(duration(1), 5_000),
+    /** How long a request may wait for a free connection to its origin (all `connections` busy). */
+    queueTimeout: withDefault(duration(1), 10_000),
     headersTimeout: withDefault(duration(1), 30_000),
     bodyTimeout: withDefault(duration(1), 30_000),
     keepAliveTimeout: withDefault(duration(1), 4_000),

@@ -6,6 +6,7 @@
 import { errors as undiciErrors, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { upstreamError } from './upstream-errors.js';
+import { StrataError } from '../errors.js';
 
 /** Called per body chunk: true goes on, false stops reading (and aborts), a promise pauses until it settles. */
 export type OnChunk = (chunk: Buffer) => boolean | Promise<void>;
@@ -56,24 +57,36 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
 
   /** Bounds the wait for the final head once interim responses come (see onResponseStart). */
   private interimTimer: NodeJS.Timeout | undefined;
+  /**
+   * Bounds the wait for a free connection: undici queues a request while all of the pool's
+   * connections are busy, and no undici timeout runs until it is sent.
+   */
+  private queueTimer: NodeJS.Timeout | undefined;
+  /** Gave up waiting in the queue: the request must not go out once a connection frees. */
+  private abandoned = false;
 
   constructor(
     private readonly origin: string,
     private readonly signal: AbortSignal | undefined,
-    private readonly headersTimeoutMs: number,
+    private readonly timeouts: { queueMs: number; headersMs: number },
   ) {
     this.response = new Promise((resolve, reject) => {
       this.resolveHead = resolve;
       this.rejectHead = reject;
     });
     signal?.addEventListener('abort', this.onAbort, { once: true });
+    this.queueTimer = setTimeout(this.onQueueTimeout, timeouts.queueMs);
   }
 
   // --- undici's side ---
 
+  /** The request has a connection and is about to be written. */
   onRequestStart(controller: Controller): void {
+    clearTimeout(this.queueTimer);
     this.controller = controller;
-    if (this.signal?.aborted) this.onAbort();
+    if (this.abandoned)
+      controller.abort(new undiciErrors.RequestAbortedError('waited too long for a connection'));
+    else if (this.signal?.aborted) this.onAbort();
   }
 
   onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders): void {
@@ -84,7 +97,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
     if (status < 200) {
       this.interimTimer ??= setTimeout(
         () => controller.abort(new undiciErrors.HeadersTimeoutError()),
-        this.headersTimeoutMs,
+        this.timeouts.headersMs,
       );
       return;
     }
@@ -111,6 +124,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
 
   onResponseError(_controller: Controller, err: Error): void {
     clearTimeout(this.interimTimer);
+    clearTimeout(this.queueTimer);
     const mapped = upstreamError(err, this.origin);
     if (!this.headDone) {
       this.headDone = true;
@@ -186,6 +200,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
     if (err) this.rejectBody?.(err);
     else this.resolveBody?.();
   }
+
+  private readonly onQueueTimeout = (): void => {
+    if (this.headDone) return;
+    this.abandoned = true;
+    this.headDone = true;
+    this.cleanup();
+    this.rejectHead(new StrataError('UPSTREAM_BUSY', undefined, { origin: this.origin }));
+  };
 
   private readonly onAbort = (): void => {
     this.controller?.abort(new undiciErrors.RequestAbortedError());

@@ -14,6 +14,7 @@ export { upstreamError } from './upstream-errors.js';
 
 export interface UpstreamOptions {
   connectTimeout: number;
+  queueTimeout: number;
   headersTimeout: number;
   bodyTimeout: number;
   keepAliveTimeout: number;
@@ -50,7 +51,7 @@ export interface UpstreamRequest {
 export class Origin {
   readonly pool: Pool;
   private readonly servername: string | undefined;
-  private readonly headersTimeoutMs: number;
+  private readonly timeouts: { queueMs: number; headersMs: number };
   /** Until this time (ms) the origin is skipped unless no other candidate is left. */
   downUntilMs = 0;
 
@@ -62,7 +63,7 @@ export class Origin {
     // Host header a request carries; an IP address sends no SNI.
     const { protocol, hostname } = new URL(url);
     this.servername = protocol === 'https:' && !isIP(hostname.replace(/^\[|\]$/g, '')) ? hostname : undefined;
-    this.headersTimeoutMs = options.headersTimeout;
+    this.timeouts = { queueMs: options.queueTimeout, headersMs: options.headersTimeout };
     this.pool = new Pool(url, {
       connections: options.connections,
       connect: { timeout: options.connectTimeout, ...(options.ca ? { ca: options.ca } : {}) },
@@ -76,7 +77,7 @@ export class Origin {
 
   /** Sends one request; the promise settles with the response head or a StrataError. */
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const exchange = new UpstreamExchange(this.url, req.signal, this.headersTimeoutMs);
+    const exchange = new UpstreamExchange(this.url, req.signal, this.timeouts);
     const options = {
       method: req.method,
       path: req.path,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { ok, startOrigin } from '../helpers/origin.js';
 import { startEdge } from '../helpers/edge.js';
@@ -50,6 +51,26 @@ test('a refused origin connection gives 502 with the request id, Cache-Status an
   assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_CONNECT_FAILED' }), 2);
   assert.equal(metricSum(m, 'strata_requests_total', { status: '502' }), 2);
   assert.equal(metricSum(m, 'strata_cache_objects', { tier: 'memory' }), 0);
+});
+
+test('with every upstream connection busy, a request waits upstream.queueTimeout, then gets 503 and is never sent', async (t) => {
+  const origin = await silentOrigin(t);
+  const edge = await startEdge(t, origin.url, {
+    upstream: { connections: 1, queueTimeout: '300ms', headersTimeout: '1500ms' },
+  });
+  const holding = edge.get('/holds-the-only-connection');
+  const res = await edge.get('/queued');
+  assert.equal(res.status, 503);
+  assert.match(res.body, /^503 no connection to the origin was free in time/);
+  assert.ok(res.body.includes(`request id: ${String(res.headers['x-request-id'])}`), res.body);
+  assert.match(res.cacheStatus, /^edge-test; fwd=uri-miss/);
+  assert.equal(origin.seen(), 1);
+  const m = await edge.metrics();
+  assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_BUSY' }), 1);
+  // The connection frees when the first request times out: the abandoned one must not go out.
+  assert.equal((await holding).status, 504);
+  await sleep(200);
+  assert.equal(origin.seen(), 1);
 });
 
 test('an origin that does not answer within upstream.headersTimeout gives 504', async (t) => {

@@ -12,6 +12,7 @@ import { startOrigin } from '../helpers/origin.js';
 
 const options: UpstreamOptions = {
   connectTimeout: 2000,
+  queueTimeout: 2000,
   headersTimeout: 2000,
   bodyTimeout: 2000,
   keepAliveTimeout: 4000,
@@ -71,6 +72,38 @@ test('a reader that stops early resolves at once and the pool serves the next re
   });
   assert.equal(total, 1024 * 1024);
   assert.equal(server.requests.length, 2);
+});
+
+test('a request waiting for a busy pool gives up after queueTimeout and is never sent', async (t) => {
+  let release = (): void => undefined;
+  // The first request holds the only connection until released; later ones are answered at once.
+  const server = await startOrigin(t, (_req, res, n) => {
+    const answer = () => res.writeHead(200, { 'content-length': 2 }).end('ok');
+    if (n === 1) release = answer;
+    else answer();
+  });
+  const origin = new Origin(server.url, { ...options, connections: 1, queueTimeout: 300 });
+  t.after(() => origin.pool.destroy());
+  const first = origin.request(get('/holds-the-only-connection'));
+  const started = Date.now();
+  await assert.rejects(origin.request(get('/queued')), (err: unknown) => {
+    assert.ok(err instanceof StrataError);
+    assert.equal(err.code, 'UPSTREAM_BUSY');
+    assert.equal(err.status, 503);
+    return true;
+  });
+  const waited = Date.now() - started;
+  assert.ok(waited >= 250 && waited < 1500, `gave up after ${waited} ms`);
+  // The connection frees: the abandoned request must not go out on it.
+  release();
+  const up = await first;
+  up.body.discard();
+  const next = await origin.request(get('/after'));
+  next.body.discard();
+  assert.deepEqual(
+    server.requests.map((r) => r.url),
+    ['/holds-the-only-connection', '/after'],
+  );
 });
 
 test('interim 1xx responses are skipped: the head is the final response', async (t) => {
