@@ -1,5 +1,5 @@
-// Fill: one upstream fetch whose body is broadcast to every client waiting on it while it is
-// stored. FillRegistry collapses concurrent misses for one key into one fill, and remembers
+// Fill: one upstream fetch whose body every client waiting on it takes, each at its own pace,
+// while it is stored. FillRegistry collapses concurrent misses for one key into one fill, and remembers
 // "hit-for-pass" for keys that turned out uncacheable so they never serialise.
 
 import { LRUCache } from 'lru-cache';
@@ -34,9 +34,29 @@ export type FillHead =
       upstreamMs: number;
     };
 
+/** Where one consumer is in a fill's body. */
+interface Cursor {
+  /** Bytes of the body written to it so far. */
+  pos: number;
+  /** It asked for backpressure: nothing more is written until it drains. */
+  waiting: boolean;
+}
+
 export class Fill {
+  /** The body as received: the part still needed (all of it while it is to be stored). */
   private chunks: Buffer[] = [];
-  private readonly consumers = new Set<FillConsumer>();
+  /** Body offset of chunks[0] (bytes dropped from the front while passing through). */
+  private base = 0;
+  /** Body bytes received so far. */
+  private received = 0;
+  /**
+   * Each consumer takes the body at its own pace: one that asks for backpressure is skipped
+   * until it drains, then catches up from the retained chunks. A slow client therefore queues
+   * at most about a chunk in its socket, not the rest of the object, while the fill reads on.
+   */
+  private readonly cursors = new Map<FillConsumer, Cursor>();
+  /** Settled when every consumer has caught up (what push() returns while passing through). */
+  private caughtUp: (() => void)[] = [];
   private finished = false;
   private failure: StrataError | undefined;
   /** Once true, chunks are no longer retained and no consumer may join (too large to store). */
@@ -62,64 +82,127 @@ export class Fill {
   fail(err: StrataError): void {
     this.failure = err;
     this.rejectHead(err);
-    for (const c of this.consumers) c.fail(err);
-    this.consumers.clear();
+    for (const c of this.cursors.keys()) c.fail(err);
+    this.cursors.clear();
     this.chunks = [];
+    this.settleCaughtUp();
   }
 
   /**
-   * Joins the body stream: replays what arrived so far, then follows live. False if too late.
+   * Joins the body stream: gets what arrived so far, then follows live. False if too late.
    * The request that started the fill always gets its body, even when it is not stored.
    */
   subscribe(consumer: FillConsumer, starter = false): boolean {
     if (this.failure || (this.passing && !starter)) return false;
-    for (const chunk of this.chunks) consumer.write(chunk);
-    if (this.finished) consumer.end();
-    else this.consumers.add(consumer);
+    const cursor: Cursor = { pos: this.base, waiting: false };
+    this.cursors.set(consumer, cursor);
+    this.feed(consumer, cursor);
     return true;
   }
 
   unsubscribe(consumer: FillConsumer): void {
-    this.consumers.delete(consumer);
+    if (this.cursors.delete(consumer)) this.release();
   }
 
   /**
-   * Broadcasts a chunk. Returns true, or in pass mode a promise that settles when the slowest
-   * consumer has drained (backpressure; a stored body is bounded and read at full speed).
+   * Takes a chunk from upstream and gives it to every consumer ready for it. Returns true, or
+   * while passing through a promise that settles when every consumer has caught up
+   * (backpressure: a body being stored is bounded and read at full speed).
    */
   push(chunk: Buffer): true | Promise<void> {
-    if (!this.passing) this.chunks.push(chunk);
-    let slow: FillConsumer[] | undefined;
-    for (const c of this.consumers) if (!c.write(chunk)) (slow ??= []).push(c);
-    if (slow && this.passing) return Promise.all(slow.map((c) => c.drained())).then(() => undefined);
-    return true;
+    const at = this.received;
+    this.chunks.push(chunk);
+    this.received += chunk.length;
+    for (const [consumer, cursor] of this.cursors) {
+      if (cursor.waiting) continue;
+      if (cursor.pos !== at) this.feed(consumer, cursor);
+      else {
+        // Caught up (the usual case): just this chunk, no search.
+        cursor.pos = this.received;
+        if (!consumer.write(chunk)) this.wait(consumer, cursor);
+      }
+    }
+    if (!this.passing) return true;
+    this.release();
+    if (this.chunks.length === 0) return true;
+    return new Promise((resolve) => this.caughtUp.push(resolve));
   }
 
   /** Stops retaining the body (it will not be stored); consumers already attached keep streaming. */
   pass(): void {
     this.passing = true;
-    this.chunks = [];
+    this.release();
   }
 
   /**
-   * Ends the body for every consumer and returns the retained body (undefined in pass mode).
-   * A body up to `copyUpToBytes` becomes one exact-size buffer (a chunk is often a view into a
-   * larger socket or pool buffer that a small cached object would otherwise keep alive); a
-   * larger one, bound for disk, stays the list of chunks it arrived in.
+   * Ends the body for every consumer (a slow one once it has caught up) and returns the
+   * retained body (undefined in pass mode). A body up to `copyUpToBytes` becomes one exact-size
+   * buffer (a chunk is often a view into a larger socket or pool buffer that a small cached
+   * object would otherwise keep alive); a larger one, bound for disk, stays the list of chunks
+   * it arrived in.
    */
   finish(copyUpToBytes: number): StoredBody | undefined {
     this.finished = true;
-    for (const c of this.consumers) c.end();
-    this.consumers.clear();
-    if (this.passing) return undefined;
-    let size = 0;
-    for (const chunk of this.chunks) size += chunk.length;
-    if (size > copyUpToBytes) return chunkListBody(this.chunks, size);
-    const body = Buffer.allocUnsafeSlow(size);
-    let offset = 0;
-    for (const chunk of this.chunks) offset += chunk.copy(body, offset);
-    this.chunks = [body];
-    return bufferBody(body);
+    let body: StoredBody | undefined;
+    if (!this.passing) {
+      const size = this.received;
+      if (size > copyUpToBytes) body = chunkListBody(this.chunks, size);
+      else {
+        const whole = Buffer.allocUnsafeSlow(size);
+        let offset = 0;
+        for (const chunk of this.chunks) offset += chunk.copy(whole, offset);
+        this.chunks = [whole];
+        body = bufferBody(whole);
+      }
+    }
+    for (const [consumer, cursor] of this.cursors) if (!cursor.waiting) this.feed(consumer, cursor);
+    return body;
+  }
+
+  /** Writes what a consumer has not had yet, until it asks for backpressure; ends it when done. */
+  private feed(consumer: FillConsumer, cursor: Cursor): void {
+    let start = this.base;
+    for (const chunk of this.chunks) {
+      const end = start + chunk.length;
+      if (cursor.pos < end) {
+        const part = cursor.pos === start ? chunk : chunk.subarray(cursor.pos - start);
+        cursor.pos = end;
+        if (!consumer.write(part)) return this.wait(consumer, cursor);
+      }
+      start = end;
+    }
+    if (this.finished) {
+      this.cursors.delete(consumer);
+      consumer.end();
+    }
+    if (this.passing) this.release();
+  }
+
+  /** Resumes a consumer that asked for backpressure once it drains (if it is still subscribed). */
+  private wait(consumer: FillConsumer, cursor: Cursor): void {
+    cursor.waiting = true;
+    void consumer.drained().then(() => {
+      cursor.waiting = false;
+      if (this.cursors.get(consumer) === cursor) this.feed(consumer, cursor);
+    });
+  }
+
+  /** While passing through: drops the chunks every consumer has had; settles push()'s wait. */
+  private release(): void {
+    if (!this.passing) return;
+    let needed = this.received;
+    for (const cursor of this.cursors.values()) needed = Math.min(needed, cursor.pos);
+    while (this.chunks.length > 0 && this.base + this.chunks[0].length <= needed) {
+      this.base += (this.chunks.shift() as Buffer).length;
+    }
+    if (this.chunks.length === 0) this.settleCaughtUp();
+  }
+
+  private settleCaughtUp(): void {
+    const waiters = this.caughtUp;
+    if (waiters.length === 0) return;
+    this.caughtUp = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Whether a new consumer may still subscribe (not failed, not passing through). */
@@ -128,7 +211,7 @@ export class Fill {
   }
 
   get hasConsumers(): boolean {
-    return this.consumers.size > 0;
+    return this.cursors.size > 0;
   }
 }
 

@@ -1,5 +1,7 @@
-// server.sendTimeout (slow-read protection): a client that stops taking response bytes loses its
+// Slow readers. server.sendTimeout: a client that stops taking response bytes loses its
 // connection, and the memory its response held; one that reads slowly but steadily is never cut.
+// And while it is connected, a slow client of a miss queues about a chunk in its socket, not the
+// rest of the object: it takes the body from the fill at its own pace.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -84,4 +86,40 @@ test('a client reading slowly but steadily gets the whole response', async (t) =
   assert.ok(Date.now() - started > 2000, 'the read was not slow enough to test anything');
   assert.equal(metricSum(await edge.metrics(), 'strata_client_errors_total', { code: 'SEND_TIMEOUT' }), 0);
   socket.destroy();
+});
+
+test('a client that stops reading a miss queues about a chunk, not the rest of the object', async (t) => {
+  const body = Buffer.alloc(bodyBytes, 'y');
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-length': String(body.length) });
+    res.end(body);
+  });
+  const edge = await startEdge(t, origin.url, {
+    cache: { memory: { maxBytes: '128MiB', maxObjectBytes: '32MiB' } },
+  });
+  const serverSockets: Socket[] = [];
+  edge.node.http.server.on('connection', (s: Socket) => serverSockets.push(s));
+  const client = await requestOn(Number(new URL(edge.url).port), '/big');
+  client.pause();
+  t.after(() => client.destroy());
+  // The fill reads the whole object from the origin at full speed and stores it...
+  await until(async () => metricSum(await edge.metrics(), 'strata_cache_objects', { tier: 'memory' }) === 1);
+  // ...while what waits in the client's socket stays near one chunk (undici reads 64 KiB at a time).
+  const waiting = serverSockets.reduce((a, s) => a + s.writableLength, 0);
+  assert.ok(waiting <= 256 * 1024, `${waiting} bytes queued for a client that reads nothing`);
+  // It still gets the whole body, byte for byte, once it reads.
+  let received = 0;
+  let head = true;
+  client.on('data', (c: Buffer) => {
+    if (head) {
+      const end = c.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      c = c.subarray(end + 4);
+      head = false;
+    }
+    assert.ok(c.every((b) => b === 0x79));
+    received += c.length;
+  });
+  client.resume();
+  await until(() => received === bodyBytes, 10_000);
 });
