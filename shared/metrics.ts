@@ -148,6 +148,19 @@ export class Metrics {
     this.droppedLogLines = dropped;
   }
 
+  private heldByFills: () => number = () => 0;
+  readonly fillBytes: Gauge = new Gauge({
+    name: 'strata_fill_bytes',
+    help: 'Body bytes held by responses being received and stored (at most cache.maxFillBytes).',
+    registers: [this.registry],
+    collect: (): void => this.fillBytes.set(this.heldByFills()),
+  });
+
+  /** Where strata_fill_bytes reads its figure from (the pipeline's fills). */
+  countFillBytes(held: () => number): void {
+    this.heldByFills = held;
+  }
+
   constructor(tiers: () => Record<string, StoreStats>) {
     const objects = new Gauge({
       name: 'strata_cache_objects',

@@ -16,6 +16,7 @@ export type NoCacheReason =
   | 'no-freshness'
   | 'request-no-store'
   | 'too-large'
+  | 'fill-budget'
   | 'aborted'
   | 'content-encoding';
 

@@ -84,6 +84,11 @@ const configSchema = obj({
       maxBytes: withDefault(size(1024 * 1024), 256 * 1024 ** 2),
       maxObjectBytes: withDefault(size(1), 16 * 1024 ** 2),
     }),
+    /**
+     * Most body bytes that responses being received and stored may hold at once, all together;
+     * a response that would go over it is streamed to its clients without being stored.
+     */
+    maxFillBytes: withDefault(size(1024 * 1024), 256 * 1024 ** 2),
     /** Most variants (Vary) kept per URL; older variants are replaced. */
     maxVariants: withDefault(int(1, 1024), 16),
     /** How long an uncacheable response makes its URL skip request collapsing. */
@@ -172,6 +177,17 @@ const checkedConfig = refine(configSchema, (config, path, problems) => {
     problems.push({
       path: join(path, 'cache.disk.maxObjectBytes'),
       message: `must not exceed cache.disk.maxBytes (${disk.maxObjectBytes} > ${disk.maxBytes})`,
+    });
+  // A fill holds a whole object until it is stored: the budget must take the largest one.
+  const fillBytes = config.cache?.maxFillBytes;
+  const largest = Math.max(
+    mem?.maxObjectBytes ?? 0,
+    disk?.maxBytes === undefined ? 0 : (disk.maxObjectBytes ?? Math.min(64 * 1024 ** 2, disk.maxBytes)),
+  );
+  if (fillBytes !== undefined && fillBytes < largest)
+    problems.push({
+      path: join(path, 'cache.maxFillBytes'),
+      message: `must be at least the largest storable object, ${largest} bytes (cache.memory.maxObjectBytes, cache.disk.maxObjectBytes)`,
     });
   if (disk?.chunkBytes !== undefined && disk.chunkBytes > 64 * 1024 ** 2)
     problems.push({ path: join(path, 'cache.disk.chunkBytes'), message: 'must not exceed 64MiB' });

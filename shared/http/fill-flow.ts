@@ -47,6 +47,8 @@ export interface FillFlowOptions {
   maxStorableBytes: number;
   /** Bodies up to this size are kept as one buffer for the memory tier. */
   memoryMaxObjectBytes: number;
+  /** Most body bytes all fills being stored may hold at once (cache.maxFillBytes). */
+  maxFillBytes: number;
   /** Runs an async phase for a request; its failure ends the request with an error response. */
   run(ctx: RequestContext, work: Promise<void>): void;
 }
@@ -61,6 +63,8 @@ export class FillFlow {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly maxStorableBytes: number;
+  /** Body bytes held by the fills being stored, at most options.maxFillBytes. */
+  private fillBytes = 0;
 
   constructor(private readonly options: FillFlowOptions) {
     this.fills = options.fills;
@@ -214,8 +218,15 @@ export class FillFlow {
       this.policy,
       this.maxStorableBytes,
     );
-    const meta = described.meta;
-    if (described.reason) this.notCacheable(fill, described.reason);
+    let meta = described.meta;
+    let reason = described.reason;
+    // A body announced larger than what the fill budget has left is not stored (and the client
+    // is told so), rather than given up on mid-way.
+    if (meta && Number(up.headers['content-length']) > this.options.maxFillBytes - this.fillBytes) {
+      meta = undefined;
+      reason = 'fill-budget';
+    }
+    if (reason) this.notCacheable(fill, reason);
     else this.fills.clearPass(ctx.key);
     const clientHeaders = clientResponseHeaders(up.headers);
     fill.setHead({
@@ -228,7 +239,7 @@ export class FillFlow {
     if (client) {
       client.outcome.fwdStatus = up.status;
       client.outcome.stored = meta !== undefined;
-      if (described.reason) client.outcome.detail ??= described.reason;
+      if (reason) client.outcome.detail ??= reason;
       this.attach(
         client,
         fill,
@@ -275,12 +286,23 @@ export class FillFlow {
   ): Promise<void> {
     let meta = stored;
     let size = 0;
+    /** This fill's share of the fill budget: the body bytes it holds to store them. */
+    let held = 0;
+    const stopStoring = (reason: 'too-large' | 'fill-budget') => {
+      meta = undefined;
+      this.fillBytes -= held;
+      held = 0;
+      this.notCacheable(fill, reason);
+    };
     try {
       await up.body.read((chunk) => {
         size += chunk.length;
-        if (meta && size > this.maxStorableBytes) {
-          meta = undefined;
-          this.notCacheable(fill, 'too-large');
+        if (meta && size > this.maxStorableBytes) stopStoring('too-large');
+        else if (meta && this.fillBytes + chunk.length > this.options.maxFillBytes)
+          stopStoring('fill-budget');
+        else if (meta) {
+          held += chunk.length;
+          this.fillBytes += chunk.length;
         }
         // Nobody to send it to and nothing to store: stop reading.
         if (!meta && !fill.hasConsumers) return false;
@@ -288,6 +310,7 @@ export class FillFlow {
       });
     } catch (e) {
       // An aborted upstream body is never stored; clients see a cut connection.
+      this.fillBytes -= held;
       const err = upstreamError(e, up.origin);
       this.metrics.upstreamErrors.inc({ code: err.code });
       this.fills.release(fill);
@@ -295,6 +318,8 @@ export class FillFlow {
       this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id, peer: up.origin }, 'upstream body failed');
       return;
     }
+    // From here the body is the store's (or nobody's).
+    this.fillBytes -= held;
     const body = fill.finish(this.options.memoryMaxObjectBytes);
     this.fills.release(fill);
     if (meta && body) {
@@ -302,6 +327,11 @@ export class FillFlow {
         .put(completeObject(meta, body))
         .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store put failed'));
     }
+  }
+
+  /** Body bytes held by the fills being stored (strata_fill_bytes). */
+  get bytesInFills(): number {
+    return this.fillBytes;
   }
 
   /** Whether `stale` may answer for a failed origin at `nowMs` (RFC 5861 and the site's staleIfError). */
@@ -319,8 +349,9 @@ export class FillFlow {
   private notCacheable(fill: Fill, reason: NonNullable<CacheOutcome['detail']>): void {
     this.metrics.notStored.inc({ reason });
     // Only the response makes a URL uncacheable; one request's own headers (no-store,
-    // Authorization) must not switch collapsing off for everyone.
-    if (reason !== 'request-no-store' && reason !== 'authorization') this.fills.markPass(fill.key);
+    // Authorization) or a full fill budget must not switch collapsing off for everyone.
+    if (reason !== 'request-no-store' && reason !== 'authorization' && reason !== 'fill-budget')
+      this.fills.markPass(fill.key);
     this.fills.release(fill);
     fill.pass();
   }

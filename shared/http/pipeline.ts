@@ -113,8 +113,10 @@ export class Pipeline {
       clock: this.clock,
       maxStorableBytes: maxStorableBytes(options.config),
       memoryMaxObjectBytes: options.config.cache.memory.maxObjectBytes,
+      maxFillBytes: options.config.cache.maxFillBytes,
       run: (ctx, work) => this.run(ctx, work),
     });
+    this.metrics.countFillBytes(() => this.flow.bytesInFills);
   }
 
   /** The request listener. Synchronous on the memory-hit path. */

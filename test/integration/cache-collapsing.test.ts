@@ -1,4 +1,4 @@
-// Request collapsing, hit-for-pass and streaming of misses while they are stored.
+// Request collapsing, hit-for-pass, streaming of misses while they are stored, and the fill budget.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { startOrigin } from '../helpers/origin.js';
 import { metric, startEdge } from '../helpers/edge.js';
 import { gate, until } from '../helpers/wait.js';
+import { metricSum } from '../helpers/metrics.js';
 
 async function collapsedCount(edge: Awaited<ReturnType<typeof startEdge>>): Promise<number> {
   return metric(await edge.metrics(), 'strata_collapsed_requests_total');
@@ -153,4 +154,42 @@ test('regression: a request joining a revalidation of another variant gets its o
   release.open();
   assert.match((await revalidating).body, /^v=1 /);
   assert.match((await other).body, /^v=2 /);
+});
+
+test('fills share cache.maxFillBytes: a response that does not fit streams without being stored', async (t) => {
+  const size = 768 * 1024;
+  const body = Buffer.alloc(size, 'f');
+  const held = 700 * 1024;
+  const finishA = gate();
+  const origin = await startOrigin(t, (req, res) => {
+    const headers: Record<string, string> = { 'cache-control': 'max-age=60' };
+    // /c has no Content-Length (chunked): it can only find out mid-way that it does not fit.
+    if (req.url !== '/c') headers['content-length'] = String(size);
+    res.writeHead(200, headers);
+    if (req.url !== '/a') return void res.end(body);
+    res.write(body.subarray(0, held));
+    void finishA.promise.then(() => res.end(body.subarray(held)));
+  });
+  const edge = await startEdge(t, origin.url, {
+    cache: { maxFillBytes: '1MiB', memory: { maxBytes: '64MiB', maxObjectBytes: '1MiB' } },
+  });
+  const a = edge.get('/a');
+  await until(async () => metric(await edge.metrics(), 'strata_fill_bytes') >= held);
+  // 700 KiB of the 1 MiB budget are held by /a: /b (768 KiB announced) is not stored, and says so.
+  const b = await edge.get('/b');
+  assert.equal(b.body.length, size);
+  assert.match(b.cacheStatus, /fwd=uri-miss; fwd-status=200; detail=fill-budget$/);
+  // /c finds out when its chunks pass the budget: its client still gets every byte.
+  const c = await edge.get('/c');
+  assert.equal(c.body, body.toString());
+  finishA.open();
+  assert.match((await a).cacheStatus, /stored$/);
+  const m = await edge.metrics();
+  assert.equal(metric(m, 'strata_fill_bytes'), 0);
+  assert.equal(metricSum(m, 'strata_cache_not_stored_total', { reason: 'fill-budget' }), 2);
+  // The budget is free again, and the URLs were not made hit-for-pass.
+  assert.match((await edge.get('/b')).cacheStatus, /fwd=uri-miss; fwd-status=200; stored$/);
+  assert.match((await edge.get('/c')).cacheStatus, /fwd=uri-miss; fwd-status=200; stored$/);
+  assert.match((await edge.get('/b')).cacheStatus, /; hit; /);
+  assert.equal((await edge.get('/a')).body.length, size);
 });
