@@ -239,6 +239,21 @@ test('maxObjectBytes larger than maxBytes is refused', () => {
   );
 });
 
+test('cache.maxFillBytes must take the largest storable object', () => {
+  hasProblem(
+    problemsOf({ ...minimal, cache: { maxFillBytes: '8MiB' } }),
+    'cache.maxFillBytes',
+    /must be at least the largest storable object, 16777216 bytes/,
+  );
+  // With a disk tier, its default maxObjectBytes (64MiB) counts too.
+  hasProblem(
+    problemsOf({ ...minimal, cache: { maxFillBytes: '32MiB', disk: { path: '/tmp/x', maxBytes: '1GiB' } } }),
+    'cache.maxFillBytes',
+    /67108864 bytes/,
+  );
+  assert.ok(validateConfig({ ...minimal, cache: { maxFillBytes: '16MiB' } }).config);
+});
+
 test('server.headersTimeout larger than server.requestTimeout is refused (Node would throw at start)', () => {
   hasProblem(
     problemsOf({ ...minimal, server: { headersTimeout: '2m' } }),
