@@ -76,6 +76,8 @@ export class Pipeline {
   readonly fills: FillRegistry;
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}-`;
+  /** Take a valid incoming X-Request-Id as the request's id (proxy.trustForwarded). */
+  private readonly trustRequestId: boolean;
 
   constructor(options: PipelineOptions) {
     this.config = options.config;
@@ -85,6 +87,7 @@ export class Pipeline {
     this.metrics = options.metrics;
     this.scheme = options.scheme;
     this.clock = options.clock ?? Date.now;
+    this.trustRequestId = options.config.proxy.trustForwarded;
     this.nodeId = options.config.node.id;
     this.via = `1.1 ${this.nodeId} (strata)`;
     this.policy = {
@@ -144,7 +147,7 @@ export class Pipeline {
     return {
       req,
       res,
-      id: this.idPrefix + (++this.seq).toString(36),
+      id: (this.trustRequestId && trustedRequestId(req)) || this.idPrefix + (++this.seq).toString(36),
       startMs: performance.now(),
       method: req.method ?? 'GET',
       site: undefined as unknown as Site,
@@ -356,4 +359,15 @@ export class Pipeline {
     this.metrics.countRequest(label, status, ctx.bytes);
     this.accessLog?.record(ctx, status, label);
   }
+}
+
+/**
+ * An X-Request-Id from a trusted hop (a load balancer, another Strata tier), so that one id
+ * follows the request through every log. Only ids safe to log and forward as they are.
+ */
+const requestIdPattern = /^[A-Za-z0-9._~:+/=-]{1,128}$/;
+
+function trustedRequestId(req: IncomingMessage): string | undefined {
+  const id = req.headers['x-request-id'];
+  return typeof id === 'string' && requestIdPattern.test(id) ? id : undefined;
 }

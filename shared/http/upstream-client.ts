@@ -35,6 +35,8 @@ export class UpstreamClient {
       via: this.options.via,
       originHost: ctx.site.config.originHost,
     });
+    // The id of the request's access-log line and error responses, for the origin's logs.
+    headers['x-request-id'] = ctx.id;
     // Edge Architecture 1.0: announce Strata as a surrogate so origins can target it.
     const prior = headers['surrogate-capability'];
     headers['surrogate-capability'] = prior ? `${prior}, ${surrogateCapability}` : surrogateCapability;

@@ -189,6 +189,34 @@ test('an IPv4 client on a dual-stack listener is forwarded as IPv4, not as ::fff
   assert.equal(h.forwarded, 'for=127.0.0.1;host=example.test;proto=http');
 });
 
+test("the origin gets the request's id in X-Request-Id, the one its error responses and log line carry", async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    if (req.url === '/fails') return void res.socket?.destroy();
+    ok()(req, res, 0, '');
+  });
+  const edge = await startEdge(t, origin.url);
+  await edge.get('/a', { 'x-request-id': 'chosen-by-the-client' });
+  assert.match(String(origin.requests[0].headers['x-request-id']), /^[0-9a-z]+-[0-9a-z]+$/);
+  assert.equal(fieldValues(origin.requests[0].rawHeaders, 'x-request-id').length, 1);
+  const failed = await edge.get('/fails');
+  assert.equal(failed.status, 502);
+  assert.equal(origin.requests[1].headers['x-request-id'], failed.headers['x-request-id']);
+});
+
+test('with proxy.trustForwarded a valid incoming X-Request-Id is the request id all the way', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    if (req.url === '/fails') return void res.socket?.destroy();
+    ok()(req, res, 0, '');
+  });
+  const edge = await startEdge(t, origin.url, { proxy: { trustForwarded: true } });
+  const failed = await edge.get('/fails', { 'x-request-id': 'lb-7f3a9c:01' });
+  assert.equal(failed.headers['x-request-id'], 'lb-7f3a9c:01');
+  assert.equal(origin.requests[0].headers['x-request-id'], 'lb-7f3a9c:01');
+  // One that could break a log line or a header is replaced by the edge's own.
+  await edge.get('/a', { 'x-request-id': 'a "quoted" id' });
+  assert.match(String(origin.requests[1].headers['x-request-id']), /^[0-9a-z]+-[0-9a-z]+$/);
+});
+
 test('Host reaches the origin as the client sent it, unless the site sets originHost', async (t) => {
   const origin = await startOrigin(t);
   const edge = await startEdge(t, origin.url, {
