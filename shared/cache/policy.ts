@@ -274,7 +274,7 @@ export function currentAge(stored: Stored, nowMs: number): number {
 }
 
 /** RFC 9111 §4: may this stored response be reused for this request, and how. */
-export function reuse(stored: Stored, req: RequestDirectives, ageSec: number): Reuse {
+export function reuse(stored: Stored, req: RequestDirectives, ageSec: number, siteSwrSec = 0): Reuse {
   // RFC 9111 §5.2.1.4: no-cache: a cache MUST NOT use a stored response without validation.
   if (req.noCache) return 'revalidate';
   // §5.2.1.1 max-age: the client does not want a response whose age exceeds the value.
@@ -290,9 +290,10 @@ export function reuse(stored: Stored, req: RequestDirectives, ageSec: number): R
   if (stored.mustRevalidate) return 'revalidate';
   // §5.2.1.2 max-stale: the client accepts a stale response (up to the given staleness).
   if (req.maxStale === true || (req.maxStale !== undefined && -remaining <= req.maxStale)) return 'stale';
-  // RFC 5861 §3: stale-while-revalidate: serve stale while revalidating in the background.
-  if (stored.staleWhileRevalidateSec > 0 && -remaining < stored.staleWhileRevalidateSec)
-    return 'stale-while-revalidate';
+  // RFC 5861 §3: stale-while-revalidate: serve stale while revalidating in the background, for
+  // the longer of the response's window and the site's (the operator speaking for the origin).
+  const swr = Math.max(stored.staleWhileRevalidateSec, siteSwrSec);
+  if (swr > 0 && -remaining < swr) return 'stale-while-revalidate';
   return 'revalidate';
 }
 

@@ -67,6 +67,11 @@ const site = obj({
    * stale-if-error (RFC 5861); never one that forbids stale (must-revalidate, s-maxage, ...).
    */
   staleIfError: withDefault(duration(), 0),
+  /**
+   * Serve a stored response this long past its freshness while one background request
+   * revalidates it, as if it said stale-while-revalidate (RFC 5861); same exceptions.
+   */
+  staleWhileRevalidate: withDefault(duration(), 0),
 });
 
 const configSchema = obj({

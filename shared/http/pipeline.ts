@@ -227,7 +227,7 @@ export class Pipeline {
     const reqCc = ctx.reqCc;
     if (object) {
       const age = currentAge(object.meta, this.clock());
-      const use = reuse(object.meta, reqCc, age);
+      const use = reuse(object.meta, reqCc, age, ctx.site.config.staleWhileRevalidate / 1000);
       if (use !== 'revalidate') {
         ctx.outcome.hit = true;
         if (use === 'stale-while-revalidate') {

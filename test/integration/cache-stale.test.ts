@@ -35,6 +35,37 @@ test('past the stale-while-revalidate window the request waits for the origin', 
   assert.match((await edge.get('/w')).cacheStatus, /fwd=stale/);
 });
 
+test("a site's staleWhileRevalidate serves stale while revalidating, but never what forbids stale", async (t) => {
+  let version = 'v1';
+  const origin = await startOrigin(t, (req, res) => {
+    const cc = req.url === '/mr' ? 'max-age=10, must-revalidate' : 'max-age=10';
+    res.writeHead(200, { 'cache-control': cc, 'content-length': '2' });
+    res.end(version);
+  });
+  const edge = await startEdge(t, [], {
+    sites: [{ hosts: ['*'], origins: [origin.url], staleWhileRevalidate: '1m' }],
+  });
+  await edge.get('/s');
+  await edge.get('/mr');
+  edge.clock.advance(20);
+  version = 'v2';
+  const stale = await edge.get('/s');
+  assert.equal(stale.body, 'v1');
+  assert.match(stale.cacheStatus, /hit; ttl=-10; detail=stale-while-revalidate/);
+  while (origin.requests.length < 3 || edge.node.pipeline.fills.size > 0)
+    await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.match((await edge.get('/s')).cacheStatus, /hit; ttl=/);
+  assert.equal((await edge.get('/s')).body, 'v2');
+  // must-revalidate: the request waits for the origin.
+  const mr = await edge.get('/mr');
+  assert.equal(mr.body, 'v2');
+  assert.match(mr.cacheStatus, /fwd=stale/);
+  // Past the site's window (60 s after freshness ends) the request waits too.
+  edge.clock.advance(100);
+  assert.match((await edge.get('/s')).cacheStatus, /fwd=stale/);
+});
+
 test('stale-if-error serves stale when the origin answers 5xx or is unreachable', async (t) => {
   const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=10, stale-if-error=60' }, 'good'));
   const edge = await startEdge(t, origin.url);
