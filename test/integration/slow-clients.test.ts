@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { startOrigin } from '../helpers/origin.js';
-import { startEdge } from '../helpers/edge.js';
+import { metric, startEdge } from '../helpers/edge.js';
 import { metricSum } from '../helpers/metrics.js';
-import { until } from '../helpers/wait.js';
+import { gate, until } from '../helpers/wait.js';
 
 /** Larger than what the kernel's socket buffers on loopback absorb, so bytes wait in the edge. */
 const bodyBytes = 16 * 1024 * 1024;
@@ -122,4 +122,43 @@ test('a client that stops reading a miss queues about a chunk, not the rest of t
   });
   client.resume();
   await until(() => received === bodyBytes, 10_000);
+});
+
+test('a slow collapsed client gets the whole body in order after the fill was stored without it', async (t) => {
+  const size = 6 * 1024 * 1024;
+  const body = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) body[i] = i % 251;
+  const rest = gate();
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-length': String(size) });
+    res.write(body.subarray(0, size / 2));
+    void rest.promise.then(() => res.end(body.subarray(size / 2)));
+  });
+  const edge = await startEdge(t, origin.url, {
+    cache: { memory: { maxBytes: '64MiB', maxObjectBytes: '16MiB' } },
+  });
+  const port = Number(new URL(edge.url).port);
+  const fast = edge.get('/shared', { host: 'edge.test' });
+  await until(() => origin.requests.length === 1);
+  const slow = await requestOn(port, '/shared');
+  slow.pause();
+  t.after(() => slow.destroy());
+  await until(async () => metric(await edge.metrics(), 'strata_collapsed_requests_total') === 1);
+  rest.open();
+  // The fill completes and is stored while the collapsed client has read nothing.
+  assert.equal((await fast).body.length, size);
+  await until(async () => metricSum(await edge.metrics(), 'strata_cache_objects', { tier: 'memory' }) === 1);
+  const chunks: Buffer[] = [];
+  slow.on('data', (c: Buffer) => chunks.push(c));
+  slow.resume();
+  const received = () => Buffer.concat(chunks);
+  await until(() => {
+    const all = received();
+    const start = all.indexOf('\r\n\r\n');
+    return start !== -1 && all.length - start - 4 >= size;
+  }, 10_000);
+  const all = received();
+  const got = all.subarray(all.indexOf('\r\n\r\n') + 4);
+  assert.equal(got.length, size);
+  assert.ok(got.equals(body), 'the body arrived whole and in order');
 });
