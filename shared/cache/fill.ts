@@ -167,14 +167,18 @@ export class Fill {
       if (cursor.pos < end) {
         const part = cursor.pos === start ? chunk : chunk.subarray(cursor.pos - start);
         cursor.pos = end;
-        if (!consumer.write(part)) return this.wait(consumer, cursor);
+        if (!consumer.write(part)) {
+          this.wait(consumer, cursor);
+          break;
+        }
       }
       start = end;
     }
-    if (this.finished) {
+    if (this.finished && !cursor.waiting) {
       this.cursors.delete(consumer);
       consumer.end();
     }
+    // What it took may have been the last thing anyone needed.
     if (this.passing) this.release();
   }
 
