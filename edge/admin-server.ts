@@ -5,6 +5,9 @@ import type { Metrics } from '../shared/metrics.js';
 import type { Service } from '../shared/service.js';
 import { listen } from '../shared/http/listen.js';
 
+/** Scrapers, probes and operators need a handful of connections; past this they are refused. */
+const maxAdminConnections = 256;
+
 export class AdminServer implements Service {
   readonly name = 'admin';
   readonly server: Server;
@@ -42,6 +45,7 @@ export class AdminServer implements Service {
         }
       },
     );
+    this.server.maxConnections = maxAdminConnections;
   }
 
   async start(): Promise<void> {

@@ -8,6 +8,7 @@ import { ok, startOrigin } from '../helpers/origin.js';
 import { startEdge } from '../helpers/edge.js';
 import { metricSum } from '../helpers/metrics.js';
 import { rawConnect } from '../helpers/raw.js';
+import { until } from '../helpers/wait.js';
 
 /** An origin whose /slow response waits for release(); resolves `arrived` when /slow comes in. */
 async function slowOrigin(t: Parameters<typeof startOrigin>[0]) {
@@ -137,4 +138,22 @@ test('an unknown admin path is 404 and a method other than GET or HEAD is 405', 
   const m = await edge.metrics();
   assert.equal(metricSum(m, 'strata_requests_total'), 0, 'admin requests are not edge requests');
   assert.equal(origin.requests.length, 0);
+});
+
+test('the admin listener keeps at most 256 connections open and still answers', async (t) => {
+  const origin = await startOrigin(t);
+  const edge = await startEdge(t, origin.url);
+  const port = Number(new URL(edge.adminUrl).port);
+  const held = await Promise.all(Array.from({ length: 256 }, () => rawConnect(port)));
+  t.after(() => held.forEach((c) => c.socket.destroy()));
+  const extra = await rawConnect(port);
+  await extra.closed;
+  held.pop()?.socket.destroy();
+  await until(async () => {
+    try {
+      return (await request(`${edge.adminUrl}/healthz`)).statusCode === 200;
+    } catch {
+      return false;
+    }
+  });
 });
