@@ -32,8 +32,11 @@ function readProcStat(): Map<number, { busy: number; total: number }> {
   return out;
 }
 
+/** Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on Linux). */
+export const ticksPerSecond = 100;
+
 /** utime + stime (+ cutime + cstime when `withChildren`) of one process, in ticks. */
-function processTicks(pid: number | 'self', withChildren: boolean): number {
+export function processTicks(pid: number | 'self', withChildren: boolean): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the ")" that ends the command name; utime is field 14 of the whole line.

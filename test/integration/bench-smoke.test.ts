@@ -1,4 +1,4 @@
-// npm run bench as a smoke run: it starts its servers, loads a hit and a miss scenario, prints the
+// npm run bench (and bench:ab) as smoke runs: it starts its servers, loads a hit and a miss scenario, prints the
 // table and stops its children. No timing is asserted: only that numbers come out and that the
 // edge's own counters say hits were hits and misses were misses, all of them stored.
 
@@ -35,4 +35,24 @@ test('bench --quick prints a row of numbers per scenario', async (t) => {
   assert.match(stdout, /edge counted [1-9]\d* hit for \d+ responses wrk saw; no other outcome/);
   assert.match(stdout, /edge counted [1-9]\d* miss for \d+ responses wrk saw; no other outcome/);
   assert.match(stdout, /not stored: 0$/m);
+});
+
+// bench:ab builds a git ref into .ab/ (this checkout's HEAD here) and compares it with this build.
+test('bench:ab compares a built ref with this tree and prints the CPU per response of each', async (t) => {
+  const ab = fileURLToPath(new URL('../../loadtest/ab.js', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [ab, '--base', 'HEAD', '--rounds', '1', '--duration', '1', '--scenarios', 'hit'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.equal(code, 0, `bench:ab failed:\n${stderr}\n${stdout}`);
+  assert.match(stdout, /^ {2}base [0-9a-f]{7} +median +\d+\.\d +runs \d+\.\d$/m);
+  assert.match(stdout, /^ {2}this tree +median +\d+\.\d +runs \d+\.\d$/m);
+  assert.match(stdout, /^ {2}this tree \/ base: \d\.\d{3}/m);
 });
