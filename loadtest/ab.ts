@@ -92,6 +92,8 @@ function buildBase(ref: string): { commit: string; cliPath: string } {
   const src = join(dir, 'src');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  // A build interrupted earlier leaves its worktree registered: forget it first.
+  git(['worktree', 'prune']);
   git(['worktree', 'add', '--detach', src, commit]);
   try {
     const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
