@@ -202,15 +202,24 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
   }
 
   private readonly onQueueTimeout = (): void => {
+    this.abandon(new StrataError('UPSTREAM_BUSY', undefined, { origin: this.origin }));
+  };
+
+  /** Gives up on a request still waiting for a connection; it is aborted before it is sent. */
+  private abandon(err: StrataError): void {
     if (this.headDone) return;
+    clearTimeout(this.queueTimer);
     this.abandoned = true;
     this.headDone = true;
     this.cleanup();
-    this.rejectHead(new StrataError('UPSTREAM_BUSY', undefined, { origin: this.origin }));
-  };
+    this.rejectHead(err);
+  }
 
   private readonly onAbort = (): void => {
-    this.controller?.abort(new undiciErrors.RequestAbortedError());
+    const err = new undiciErrors.RequestAbortedError();
+    // Sent already: undici cancels it. Still queued: the client need not wait for a connection.
+    if (this.controller) this.controller.abort(err);
+    else this.abandon(upstreamError(err, this.origin));
   };
 
   private cleanup(): void {

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Origin, type UpstreamOptions } from '../../shared/http/upstream.js';
 import { StrataError } from '../../shared/errors.js';
 import { startOrigin } from '../helpers/origin.js';
+import { until } from '../helpers/wait.js';
 
 const options: UpstreamOptions = {
   connectTimeout: 2000,
@@ -74,17 +75,33 @@ test('a reader that stops early resolves at once and the pool serves the next re
   assert.equal(server.requests.length, 2);
 });
 
-test('a request waiting for a busy pool gives up after queueTimeout and is never sent', async (t) => {
+/**
+ * An origin behind a pool of one connection, held by a first request until `release()`; later
+ * requests are answered at once. `finish()` releases it, sends one more request and returns the
+ * paths the origin saw, so a test can check that a request it gave up on never went out.
+ */
+async function busyPool(t: TestContext, queueTimeout: number) {
   let release = (): void => undefined;
-  // The first request holds the only connection until released; later ones are answered at once.
   const server = await startOrigin(t, (_req, res, n) => {
     const answer = () => res.writeHead(200, { 'content-length': 2 }).end('ok');
     if (n === 1) release = answer;
     else answer();
   });
-  const origin = new Origin(server.url, { ...options, connections: 1, queueTimeout: 300 });
+  const origin = new Origin(server.url, { ...options, connections: 1, queueTimeout });
   t.after(() => origin.pool.destroy());
   const first = origin.request(get('/holds-the-only-connection'));
+  await until(() => server.requests.length === 1);
+  const finish = async (): Promise<string[]> => {
+    release();
+    (await first).body.discard();
+    (await origin.request(get('/after'))).body.discard();
+    return server.requests.map((r) => r.url);
+  };
+  return { origin, finish };
+}
+
+test('a request waiting for a busy pool gives up after queueTimeout and is never sent', async (t) => {
+  const { origin, finish } = await busyPool(t, 300);
   const started = Date.now();
   await assert.rejects(origin.request(get('/queued')), (err: unknown) => {
     assert.ok(err instanceof StrataError);
@@ -94,16 +111,16 @@ test('a request waiting for a busy pool gives up after queueTimeout and is never
   });
   const waited = Date.now() - started;
   assert.ok(waited >= 250 && waited < 1500, `gave up after ${waited} ms`);
-  // The connection frees: the abandoned request must not go out on it.
-  release();
-  const up = await first;
-  up.body.discard();
-  const next = await origin.request(get('/after'));
-  next.body.discard();
-  assert.deepEqual(
-    server.requests.map((r) => r.url),
-    ['/holds-the-only-connection', '/after'],
-  );
+  assert.deepEqual(await finish(), ['/holds-the-only-connection', '/after']);
+});
+
+test('a client leaving while its request waits for a connection is let go at once, and the request is never sent', async (t) => {
+  const { origin, finish } = await busyPool(t, 60_000);
+  const client = new AbortController();
+  const queued = origin.request(get('/queued', client.signal));
+  client.abort();
+  await assert.rejects(queued, (err: unknown) => err instanceof StrataError && err.code === 'CLIENT_ABORTED');
+  assert.deepEqual(await finish(), ['/holds-the-only-connection', '/after']);
 });
 
 test('interim 1xx responses are skipped: the head is the final response', async (t) => {
