@@ -59,7 +59,10 @@ export class Fill {
   private caughtUp: (() => void)[] = [];
   private finished = false;
   private failure: StrataError | undefined;
-  /** Once true, chunks are no longer retained and no consumer may join (too large to store). */
+  /**
+   * Passing through (not stored: too large, over the fill budget, invalidated): only chunks a
+   * consumer still needs are kept, and no new consumer may join.
+   */
   private passing = false;
   readonly head: Promise<FillHead>;
   private resolveHead!: (head: FillHead) => void;
@@ -128,7 +131,7 @@ export class Fill {
     return new Promise((resolve) => this.caughtUp.push(resolve));
   }
 
-  /** Stops retaining the body (it will not be stored); consumers already attached keep streaming. */
+  /** Stops storing the body; consumers already attached keep streaming, at the slowest one's pace. */
   pass(): void {
     this.passing = true;
     this.release();
