@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { processTicks, ticksPerSecond } from './cpu-usage.js';
 import { fetchRaw, startEdgeUnderTest, type EdgeUnderTest } from './edge-under-test.js';
 import { detectPinning, startChild, stopAll, stopChildrenOnExit } from './processes.js';
+import { median } from './report.js';
 import { repoRoot } from './servers.js';
 import { checkWrk, runWrk, writeWrkScript } from './wrk.js';
 
@@ -113,12 +114,6 @@ interface Side {
   /** µs of the edge process's CPU time per response, one entry per run. */
   usPerResponse: number[];
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function main(argv: string[]): Promise<number> {
   const options = parseOptions(argv);

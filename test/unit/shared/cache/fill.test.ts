@@ -110,7 +110,8 @@ test('while passing through, push waits for the slowest consumer and keeps only 
   assert.ok(slow.ended);
 });
 
-test('a slow consumer that leaves no longer holds up a pass-through', async () => {
+/** A pass-through whose only consumer took 'a', asked for backpressure, and holds up 'b'. */
+function heldUpPassThrough(): { fill: Fill; slow: Consumer; waiting: Promise<void> } {
   const fill = new Fill('k');
   const slow = new Consumer(1);
   fill.subscribe(slow, true);
@@ -118,17 +119,17 @@ test('a slow consumer that leaves no longer holds up a pass-through', async () =
   assert.equal(fill.push(Buffer.from('a')), true, 'taken, though it asked for backpressure');
   const waiting = fill.push(Buffer.from('b'));
   assert.ok(waiting instanceof Promise);
+  return { fill, slow, waiting };
+}
+
+test('a slow consumer that leaves no longer holds up a pass-through', async () => {
+  const { fill, slow, waiting } = heldUpPassThrough();
   fill.unsubscribe(slow);
   await waiting;
 });
 
 test('a failed fill fails every consumer, waiting ones included, and releases push', async () => {
-  const fill = new Fill('k');
-  const slow = new Consumer(1);
-  fill.subscribe(slow, true);
-  fill.pass();
-  assert.equal(fill.push(Buffer.from('a')), true, 'taken, though it asked for backpressure');
-  const waiting = fill.push(Buffer.from('b'));
+  const { fill, slow, waiting } = heldUpPassThrough();
   const err = new StrataError('UPSTREAM_RESET');
   fill.fail(err);
   await waiting;
