@@ -20,7 +20,7 @@ import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import type { Deliverer } from './deliver.js';
-import { clientResponseHeaders } from './headers.js';
+import { clientResponseHeaders, firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 
@@ -222,7 +222,8 @@ export class FillFlow {
     let reason = described.reason;
     // A body announced larger than what the fill budget has left is not stored (and the client
     // is told so), rather than given up on mid-way.
-    if (meta && Number(up.headers['content-length']) > this.options.maxFillBytes - this.fillBytes) {
+    const length = Number(firstValue(up.headers['content-length']));
+    if (meta && length > this.options.maxFillBytes - this.fillBytes) {
       meta = undefined;
       reason = 'fill-budget';
     }
