@@ -102,6 +102,11 @@ function buildBase(ref: string): { commit: string; cliPath: string } {
       encoding: 'utf8',
     });
     if (!existsSync(cliPath)) throw new Error(`building ${ref} (${commit}) failed:\n${r.stdout}${r.stderr}`);
+    // tsc emits despite type errors: say so, since they usually mean REF needs other dependencies.
+    if (r.status !== 0)
+      process.stderr.write(
+        `bench:ab: ${ref} built with type errors (compare with care):\n${r.stdout}${r.stderr}\n`,
+      );
   } finally {
     git(['worktree', 'remove', '--force', src]);
   }
