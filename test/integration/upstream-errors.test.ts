@@ -36,6 +36,22 @@ async function silentOrigin(t: TestContext): Promise<{ url: string; seen: () => 
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen: () => seen };
 }
 
+/** An origin speaking raw TCP (whatever `onSocket` writes); its connections end with the test. */
+async function rawOrigin(t: TestContext, onSocket: (socket: Socket) => void): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((socket: Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    onSocket(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 test('a refused origin connection gives 502 with the request id, Cache-Status and a counted error', async (t) => {
   const edge = await startEdge(t, await refusedUrl());
   const res = await edge.get('/a');
@@ -89,17 +105,13 @@ test('an origin that does not answer within upstream.headersTimeout gives 504', 
 
 test('an origin sending interim 1xx responses but never a final one gives 504, and collapsed requests too', async (t) => {
   // undici restarts its headers timeout at each 1xx: without a bound of Strata's own this hung.
-  const server = createTcpServer((socket: Socket) => {
-    socket.on('error', () => undefined);
+  const url = await rawOrigin(t, (socket) => {
     const timer = setInterval(
       () => socket.write('HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n'),
       50,
     );
     socket.on('close', () => clearInterval(timer));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const edge = await startEdge(t, url, { upstream: { headersTimeout: '300ms' } });
   const started = performance.now();
   const [first, second] = await Promise.all([edge.get('/hints'), edge.get('/hints')]);
@@ -113,17 +125,13 @@ test('an origin sending interim 1xx responses but never a final one gives 504, a
 
 test('an origin trickling its response head byte by byte gets 504 at upstream.headersTimeout', async (t) => {
   const head = `HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Padding: ${'a'.repeat(200)}\r\n\r\nok`;
-  const server = createTcpServer((socket: Socket) => {
-    socket.on('error', () => undefined);
+  const url = await rawOrigin(t, (socket) => {
     socket.once('data', () => {
       let i = 0;
       const timer = setInterval(() => i < head.length && socket.write(head[i++]), 20);
       socket.on('close', () => clearInterval(timer));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const edge = await startEdge(t, url, { upstream: { headersTimeout: '1s' } });
   const started = performance.now();
   const res = await edge.get('/trickle');
@@ -216,18 +224,10 @@ test('an origin answering with something that is not valid HTTP gives 502 UPSTRE
       'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
     '/nul-in-field': 'HTTP/1.1 200 OK\r\nX-A: a\u0000b\r\nContent-Length: 2\r\n\r\nok',
   };
-  const sockets = new Set<Socket>();
-  const garbage = createTcpServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.once('data', (data: Buffer) => socket.end(answers[data.toString('latin1').split(' ')[1]] ?? ''));
-  });
-  await new Promise<void>((resolve) => garbage.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    garbage.close();
-  });
-  const edge = await startEdge(t, `http://127.0.0.1:${(garbage.address() as AddressInfo).port}`);
+  const url = await rawOrigin(t, (socket) =>
+    socket.once('data', (data: Buffer) => socket.end(answers[data.toString('latin1').split(' ')[1]] ?? '')),
+  );
+  const edge = await startEdge(t, url);
   for (const path of Object.keys(answers)) {
     const res = await edge.get(path);
     assert.equal(res.status, 502, path);
