@@ -84,13 +84,22 @@ function git(args: string[]): string {
   return r.stdout.trim();
 }
 
+/** Where the CLI is in a build: shared/cli/strata.js now, edge/cli.js before the node roles. */
+const cliPaths = [join('shared', 'cli', 'strata.js'), join('edge', 'cli.js')];
+
+/** The CLI of the build in `dist`, or undefined when it has none. */
+function builtCli(dist: string): string | undefined {
+  return cliPaths.map((p) => join(dist, p)).find((p) => existsSync(p));
+}
+
 /** Builds `ref` once into .ab/<commit>/dist and returns the path of its edge CLI. */
 function buildBase(ref: string): { commit: string; cliPath: string } {
   const commit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
   const dir = join(repoRoot, '.ab', commit);
-  const cliPath = join(dir, 'dist', 'edge', 'cli.js');
-  if (existsSync(cliPath)) return { commit, cliPath };
+  const built = builtCli(join(dir, 'dist'));
+  if (built) return { commit, cliPath: built };
   const src = join(dir, 'src');
+  let cliPath: string | undefined;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   // A build interrupted earlier leaves its worktree registered: forget it first.
@@ -101,7 +110,8 @@ function buildBase(ref: string): { commit: string; cliPath: string } {
     const r = spawnSync(process.execPath, [tsc, '-p', src, '--outDir', join(dir, 'dist')], {
       encoding: 'utf8',
     });
-    if (!existsSync(cliPath)) throw new Error(`building ${ref} (${commit}) failed:\n${r.stdout}${r.stderr}`);
+    cliPath = builtCli(join(dir, 'dist'));
+    if (!cliPath) throw new Error(`building ${ref} (${commit}) failed:\n${r.stdout}${r.stderr}`);
     // tsc emits despite type errors: say so, since they usually mean REF needs other dependencies.
     if (r.status !== 0)
       process.stderr.write(
@@ -154,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
     };
     const sides = [
       await start(`base ${base.commit.slice(0, 7)}`, base.cliPath),
-      await start('this tree', join(repoRoot, 'dist', 'edge', 'cli.js')),
+      await start('this tree', join(repoRoot, 'dist', cliPaths[0])),
     ];
     const script = writeWrkScript(dir);
     let run = 0;

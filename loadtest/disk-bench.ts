@@ -197,7 +197,7 @@ async function main(): Promise<void> {
     const edge = await startChild({
       name: 'edge',
       command: process.execPath,
-      args: [join(repoRoot, 'dist/edge/cli.js'), 'edge', '--config', configFile],
+      args: [join(repoRoot, 'dist/shared/cli/strata.js'), 'edge', '--config', configFile],
       cpu: pinning.serverCpu,
       logFile: join(dir, 'edge.log'),
       ready: (l) => l.msg === 'edge started',

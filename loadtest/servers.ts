@@ -48,7 +48,7 @@ export async function startServers(options: BenchOptions, pinning: Pinning, dir:
   const originUrl = `http://127.0.0.1:${Number(origin.ready.port)}`;
   const edge = await startEdgeUnderTest({
     dir,
-    cliPath: join(repoRoot, 'dist/edge/cli.js'),
+    cliPath: join(repoRoot, 'dist/shared/cli/strata.js'),
     originUrl,
     cpu: pinning.serverCpu,
     accessLog: options.accessLog,

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { once } from 'node:events';
 import { pino } from 'pino';
 import { validateConfig } from '../../shared/config/config.js';
-import { EdgeNode } from '../../edge/edge-node.js';
+import { StrataNode } from '../../shared/node.js';
 import { plainFetch } from '../helpers/plain-fetch.js';
 
 /**
@@ -100,7 +100,7 @@ test(
       log: { level: 'silent', access: false },
     });
     assert.ok(config, JSON.stringify(problems));
-    const edge = new EdgeNode(config, { log: pino({ level: 'silent' }) });
+    const edge = new StrataNode(config, { log: pino({ level: 'silent' }) });
     await edge.start();
     t.after(() => edge.stop(1000));
 

@@ -4,8 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 
-/** dist/edge/cli.js, next to this compiled helper's dist/test/helpers/. */
-export const cliPath = fileURLToPath(new URL('../../edge/cli.js', import.meta.url));
+/** dist/shared/cli/strata.js, next to this compiled helper's dist/test/helpers/. */
+export const cliPath = fileURLToPath(new URL('../../shared/cli/strata.js', import.meta.url));
 
 export interface CliRun {
   child: ChildProcess;
@@ -17,7 +17,7 @@ export interface CliRun {
   logLine(msg: string): Promise<Record<string, unknown>>;
 }
 
-/** Spawns `node dist/edge/cli.js ...args`; the process is killed after the test if still running. */
+/** Spawns `node dist/shared/cli/strata.js ...args`; the process is killed after the test if still running. */
 export function runCli(t: TestContext, args: string[]): CliRun {
   const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -4,7 +4,7 @@ import type { TestContext } from 'node:test';
 import { request } from 'undici';
 import { pino } from 'pino';
 import { validateConfig } from '../../shared/config/config.js';
-import { EdgeNode } from '../../edge/edge-node.js';
+import { StrataNode } from '../../shared/node.js';
 
 export class ManualClock {
   constructor(public nowMs = Date.now()) {}
@@ -15,7 +15,7 @@ export class ManualClock {
 }
 
 export interface TestEdge {
-  node: EdgeNode;
+  node: StrataNode;
   url: string;
   adminUrl: string;
   clock: ManualClock;
@@ -48,7 +48,7 @@ export async function startEdge(
   const { config, problems } = validateConfig(input);
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
   const clock = new ManualClock();
-  const node = new EdgeNode(config, { log: pino({ level: 'silent' }), clock: clock.now });
+  const node = new StrataNode(config, { log: pino({ level: 'silent' }), clock: clock.now });
   await node.start();
   t.after(() => node.stop(1000));
   const url = `http://127.0.0.1:${node.http.port}`;

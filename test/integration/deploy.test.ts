@@ -75,7 +75,7 @@ test('docker-compose.yml runs the edge on the shipped config, in step with it', 
 test('the Dockerfile runs strata as node and checks the configured admin port', async () => {
   const config = await loadConfig(edgeConfigFile);
   const dockerfile = await readFile(repoPath('deploy/Dockerfile'), 'utf8');
-  assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/edge\/cli\.js"\]$/m);
+  assert.match(dockerfile, /^ENTRYPOINT \["node", "dist\/shared\/cli\/strata\.js"\]$/m);
   assert.match(dockerfile, /^USER node$/m);
   const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
   assert.ok(cmd, 'a default CMD');

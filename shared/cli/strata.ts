@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The strata command: run an edge, check a config, run the demo or its origin alone.
+// The strata command: run an edge or a shield, check a config, run the demo or its origin alone.
 
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { loadConfig, parseConfigText } from '../shared/config/config.js';
-import type { Problem } from '../shared/config/schema.js';
-import { StrataError } from '../shared/errors.js';
-import { authority, parseHostPort } from '../shared/http/listen.js';
-import { EdgeNode } from './edge-node.js';
+import { loadConfig, parseConfigText } from '../config/config.js';
+import type { Problem } from '../config/schema.js';
+import { StrataError } from '../errors.js';
+import { authority, parseHostPort } from '../http/listen.js';
+import { StrataNode, type RoleName } from '../node.js';
 import { runDemo } from './demo.js';
 import { DemoOrigin } from './demo-origin.js';
 
@@ -15,7 +15,8 @@ const usage: Record<string, string> = {
   main: `Usage: strata <command> [options]
 
 Commands:
-  edge --config FILE       run an edge node
+  edge --config FILE       run an edge node (faces clients)
+  shield --config FILE     run an origin shield node (faces edges, protects origins)
   config check FILE        validate a config file; print every problem with its key path
   demo                     run a demo origin and an edge in front of it (what npm start runs)
   demo-origin              run only the demo origin, for an edge started on its own
@@ -27,6 +28,15 @@ Docs: docs/cli.md, docs/configuration.md`,
   edge: `Usage: strata edge --config FILE
 
 Runs an edge node: the caching HTTP proxy and its admin listener.
+SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
+
+Options:
+  -c, --config FILE        YAML config (see docs/configuration.md)
+  -h, --help               show this help`,
+  shield: `Usage: strata shield --config FILE
+
+Runs an origin shield node: the same caching proxy one tier up, which edges fetch
+their misses from and which fetches from the origins. Same config file format as an edge.
 SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
 
 Options:
@@ -77,7 +87,8 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'edge':
-      return runEdge(rest);
+    case 'shield':
+      return runNode(command, rest);
     case 'config':
       return checkConfig(rest);
     case 'demo':
@@ -91,11 +102,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Exit codes: 0 after a graceful stop, 1 on an invalid config or a failed start, 2 on usage errors. */
-async function runEdge(args: string[]): Promise<number> {
-  const values = parseOptions(args, { config: { type: 'string', short: 'c' } }, usage.edge);
+async function runNode(role: RoleName, args: string[]): Promise<number> {
+  const values = parseOptions(args, { config: { type: 'string', short: 'c' } }, usage[role]);
   if (!values) return 2;
   if (typeof values.config !== 'string') {
-    console.error(`strata edge: --config FILE is required\n\n${usage.edge}`);
+    console.error(`strata ${role}: --config FILE is required\n\n${usage[role]}`);
     return 2;
   }
   let config;
@@ -105,10 +116,10 @@ async function runEdge(args: string[]): Promise<number> {
     printConfigError(values.config, err);
     return 1;
   }
-  const node = new EdgeNode(config);
+  const node = new StrataNode(config, { role });
   await node.start();
   const signal = await untilSignal();
-  node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, 'edge stopping');
+  node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${role} stopping`);
   await node.stop();
   return 0;
 }

@@ -1,7 +1,7 @@
 // strata demo: a demo origin and an edge in front of it, on an embedded default config.
 
-import { validateConfig } from '../shared/config/config.js';
-import { EdgeNode } from './edge-node.js';
+import { validateConfig } from '../config/config.js';
+import { StrataNode } from '../node.js';
 import { DemoOrigin, demoRoutes } from './demo-origin.js';
 
 export interface DemoOptions {
@@ -22,7 +22,7 @@ export async function runDemo(options: DemoOptions): Promise<() => Promise<void>
     log: { level: 'info', access: true },
   });
   if (!config) throw new Error(`demo config invalid: ${JSON.stringify(problems)}`);
-  const edge = new EdgeNode(config);
+  const edge = new StrataNode(config);
   try {
     await edge.start();
   } catch (err) {

@@ -2,11 +2,11 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { StrataConfig } from '../shared/config/config.js';
-import type { Logger } from '../shared/log.js';
-import type { Metrics } from '../shared/metrics.js';
-import type { Service } from '../shared/service.js';
-import { listen } from '../shared/http/listen.js';
+import type { StrataConfig } from '../config/config.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import type { Service } from '../service.js';
+import { listen } from './listen.js';
 
 /** How long a refused connection may stay half-open after its answer, waiting for the client to close. */
 const refusedLingerMs = 2_000;

@@ -1,9 +1,9 @@
 // AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus).
 
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from '../shared/metrics.js';
-import type { Service } from '../shared/service.js';
-import { listen } from '../shared/http/listen.js';
+import type { Metrics } from './metrics.js';
+import type { Service } from './service.js';
+import { listen } from './http/listen.js';
 
 /** Scrapers, probes and operators need a handful of connections; past this they are refused. */
 const maxAdminConnections = 256;

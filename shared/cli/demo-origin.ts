@@ -2,7 +2,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
-import { listen } from '../shared/http/listen.js';
+import { listen } from '../http/listen.js';
 
 type Route = (req: IncomingMessage, res: ServerResponse) => void;
 

@@ -1,28 +1,35 @@
-// EdgeNode: assembles an edge from a validated config: cache store, pipeline, listeners,
-// admin; starts its services in order and drains them in reverse.
+// StrataNode: one assembly for every role (edge, shield): logs, metrics, cache store, router,
+// pipeline, listeners and admin from a validated config; starts its services in order and
+// drains them in reverse. What differs between roles is a NodeRole (edge/, shield/).
 
-import type { StrataConfig } from '../shared/config/config.js';
-import { createLogging, type Logger } from '../shared/log.js';
-import { LineWriter } from '../shared/line-writer.js';
-import { AccessLog } from '../shared/access-log.js';
-import { Metrics } from '../shared/metrics.js';
-import { ServiceGroup, type Service } from '../shared/service.js';
-import { buildStore, openStore, tierStats } from '../shared/cache/build-store.js';
-import type { CacheStore } from '../shared/cache/store.js';
-import { Pipeline } from '../shared/http/pipeline.js';
-import { Router } from '../shared/http/router.js';
-import { upstreamOptions } from '../shared/http/upstream.js';
-import { HttpListener } from './http-listener.js';
+import type { StrataConfig } from './config/config.js';
+import { createLogging, type Logger } from './log.js';
+import { LineWriter } from './line-writer.js';
+import { AccessLog } from './access-log.js';
+import { Metrics } from './metrics.js';
+import { ServiceGroup, type Service } from './service.js';
+import { buildStore, openStore, tierStats } from './cache/build-store.js';
+import type { CacheStore } from './cache/store.js';
+import { Pipeline } from './http/pipeline.js';
+import { Router } from './http/router.js';
+import { upstreamOptions } from './http/upstream.js';
+import { HttpListener } from './http/http-listener.js';
 import { AdminServer } from './admin-server.js';
 
-export interface EdgeNodeOptions {
+/** A node's place in the CDN: edges face clients, shields face edges and protect origins. */
+export type RoleName = 'edge' | 'shield';
+
+export interface NodeOptions {
+  /** The node's role (default 'edge'); it names the node's log lines. */
+  role?: RoleName;
   /** Logger to use; default: JSON lines on stdout at config.log.level. */
   log?: Logger;
   /** Injectable clock for tests. */
   clock?: () => number;
 }
 
-export class EdgeNode {
+export class StrataNode {
+  readonly role: RoleName;
   readonly config: StrataConfig;
   readonly log: Logger;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
@@ -36,7 +43,8 @@ export class EdgeNode {
   readonly admin: AdminServer;
   private readonly services: ServiceGroup;
 
-  constructor(config: StrataConfig, options: EdgeNodeOptions = {}) {
+  constructor(config: StrataConfig, options: NodeOptions = {}) {
+    this.role = options.role ?? 'edge';
     this.config = config;
     const logging = options.log
       ? undefined
@@ -87,7 +95,7 @@ export class EdgeNode {
         admin: this.config.listen.admin,
         adminPort: this.admin.port,
       },
-      'edge started',
+      `${this.role} started`,
     );
   }
 
@@ -96,7 +104,7 @@ export class EdgeNode {
     this.admin.ready = false;
     await this.services.stop(Date.now() + drainMs);
     this.accessLog?.flush();
-    this.log.info('edge stopped');
+    this.log.info(`${this.role} stopped`);
     await this.writer?.close();
   }
 }
