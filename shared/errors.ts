@@ -45,6 +45,12 @@ export const catalog = {
     retry: false,
     message: 'only-if-cached: no stored response',
   },
+  LOOP_DETECTED: {
+    source: 'downstream',
+    status: 508,
+    retry: false,
+    message: 'this request has already passed through this node (CDN-Loop)',
+  },
   CLIENT_ABORTED: {
     source: 'downstream',
     status: 499,
@@ -87,6 +93,12 @@ export const catalog = {
     // Never sent: another origin of the site may take it.
     retry: true,
     message: 'no connection to the origin was free in time',
+  },
+  SHIELD_UNAVAILABLE: {
+    source: 'upstream',
+    status: 503,
+    retry: false,
+    message: 'no origin shield is available (shieldFallback: fail)',
   },
   UPSTREAM_RESET: {
     source: 'upstream',

@@ -2,26 +2,26 @@
 // pipeline, listeners and admin from a validated config; starts its services in order and
 // drains them in reverse. What differs between roles is a NodeRole (edge/, shield/).
 
-import type { StrataConfig } from './config/config.js';
+import { configError, type StrataConfig } from './config/config.js';
 import { createLogging, type Logger } from './log.js';
 import { LineWriter } from './line-writer.js';
 import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
+import type { NodeRole } from './node-role.js';
 import { buildStore, openStore, tierStats } from './cache/build-store.js';
 import type { CacheStore } from './cache/store.js';
 import { Pipeline } from './http/pipeline.js';
 import { Router } from './http/router.js';
-import { upstreamOptions } from './http/upstream.js';
+import { HopTrust } from './http/trust.js';
+import { UpstreamClient } from './http/upstream-client.js';
+import { Upstreams } from './http/upstreams.js';
 import { HttpListener } from './http/http-listener.js';
 import { AdminServer } from './admin-server.js';
 
-/** A node's place in the CDN: edges face clients, shields face edges and protect origins. */
-export type RoleName = 'edge' | 'shield';
-
 export interface NodeOptions {
-  /** The node's role (default 'edge'); it names the node's log lines. */
-  role?: RoleName;
+  /** The node's role: edgeRole (edge/edge-role.ts) or shieldRole (shield/shield-role.ts). */
+  role: NodeRole;
   /** Logger to use; default: JSON lines on stdout at config.log.level. */
   log?: Logger;
   /** Injectable clock for tests. */
@@ -29,7 +29,7 @@ export interface NodeOptions {
 }
 
 export class StrataNode {
-  readonly role: RoleName;
+  readonly role: NodeRole;
   readonly config: StrataConfig;
   readonly log: Logger;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
@@ -37,14 +37,18 @@ export class StrataNode {
   private readonly accessLog: AccessLog | undefined;
   readonly metrics: Metrics;
   readonly store: CacheStore;
+  readonly upstreams: Upstreams;
   readonly router: Router;
   readonly pipeline: Pipeline;
   readonly http: HttpListener;
   readonly admin: AdminServer;
   private readonly services: ServiceGroup;
 
-  constructor(config: StrataConfig, options: NodeOptions = {}) {
-    this.role = options.role ?? 'edge';
+  /** Throws CONFIG_INVALID when the config has what the role cannot run. */
+  constructor(config: StrataConfig, options: NodeOptions) {
+    this.role = options.role;
+    const problems = this.role.problems(config);
+    if (problems.length > 0) throw configError(`the ${this.role.name} config`, problems);
     this.config = config;
     const logging = options.log
       ? undefined
@@ -59,30 +63,38 @@ export class StrataNode {
       this.metrics.countLogDrops(() => writer.dropped);
     }
     this.store = buildStore(config, this.log, this.metrics);
-    this.router = new Router(config.sites, upstreamOptions(config.upstream));
+    const upstreams = new Upstreams(config, this.log, this.metrics);
+    this.upstreams = upstreams;
+    this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
+    const clock = options.clock ?? Date.now;
+    this.admin = new AdminServer(config.listen.admin, this.metrics);
     this.pipeline = new Pipeline({
       config,
       router: this.router,
       store: this.store,
       log: this.log,
       metrics: this.metrics,
-      scheme: 'http',
-      clock: options.clock,
+      upstream: new UpstreamClient({
+        nodeId: config.node.id,
+        via: `1.1 ${config.node.id} (strata)`,
+        trust: new HopTrust(config.proxy),
+        attempts: config.upstream.attempts,
+        metrics: this.metrics,
+        retried: (kind) => upstreams.retries.inc({ kind }),
+        log: this.log,
+        clock,
+      }),
+      ready: () => this.admin.ready,
+      clock,
       accessLog: this.accessLog,
     });
     this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
-    this.admin = new AdminServer(config.listen.admin, this.metrics);
-    const upstreams: Service = {
-      name: 'upstreams',
-      start: async () => {},
-      stop: (deadlineMs) => this.router.close(deadlineMs),
-    };
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
       stop: () => this.store.close(),
     };
-    this.services = new ServiceGroup([store, upstreams, this.admin, this.http]);
+    this.services = new ServiceGroup([store, this.upstreams, this.admin, this.http]);
   }
 
   async start(): Promise<void> {
@@ -95,7 +107,7 @@ export class StrataNode {
         admin: this.config.listen.admin,
         adminPort: this.admin.port,
       },
-      `${this.role} started`,
+      `${this.role.name} started`,
     );
   }
 
@@ -104,7 +116,7 @@ export class StrataNode {
     this.admin.ready = false;
     await this.services.stop(Date.now() + drainMs);
     this.accessLog?.flush();
-    this.log.info(`${this.role} stopped`);
+    this.log.info(`${this.role.name} stopped`);
     await this.writer?.close();
   }
 }

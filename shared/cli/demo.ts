@@ -2,6 +2,7 @@
 
 import { validateConfig } from '../config/config.js';
 import { StrataNode } from '../node.js';
+import { edgeRole } from '../../edge/edge-role.js';
 import { DemoOrigin, demoRoutes } from './demo-origin.js';
 
 export interface DemoOptions {
@@ -22,7 +23,7 @@ export async function runDemo(options: DemoOptions): Promise<() => Promise<void>
     log: { level: 'info', access: true },
   });
   if (!config) throw new Error(`demo config invalid: ${JSON.stringify(problems)}`);
-  const edge = new StrataNode(config);
+  const edge = new StrataNode(config, { role: edgeRole });
   try {
     await edge.start();
   } catch (err) {

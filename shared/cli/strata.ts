@@ -7,7 +7,10 @@ import { loadConfig, parseConfigText } from '../config/config.js';
 import type { Problem } from '../config/schema.js';
 import { StrataError } from '../errors.js';
 import { authority, parseHostPort } from '../http/listen.js';
-import { StrataNode, type RoleName } from '../node.js';
+import { StrataNode } from '../node.js';
+import type { NodeRole, RoleName } from '../node-role.js';
+import { edgeRole } from '../../edge/edge-role.js';
+import { shieldRole } from '../../shield/shield-role.js';
 import { runDemo } from './demo.js';
 import { DemoOrigin } from './demo-origin.js';
 
@@ -87,8 +90,9 @@ async function main(argv: string[]): Promise<number> {
   }
   switch (command) {
     case 'edge':
+      return runNode(edgeRole, rest);
     case 'shield':
-      return runNode(command, rest);
+      return runNode(shieldRole, rest);
     case 'config':
       return checkConfig(rest);
     case 'demo':
@@ -102,24 +106,25 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** Exit codes: 0 after a graceful stop, 1 on an invalid config or a failed start, 2 on usage errors. */
-async function runNode(role: RoleName, args: string[]): Promise<number> {
-  const values = parseOptions(args, { config: { type: 'string', short: 'c' } }, usage[role]);
+async function runNode(role: NodeRole, args: string[]): Promise<number> {
+  const name: RoleName = role.name;
+  const values = parseOptions(args, { config: { type: 'string', short: 'c' } }, usage[name]);
   if (!values) return 2;
   if (typeof values.config !== 'string') {
-    console.error(`strata ${role}: --config FILE is required\n\n${usage[role]}`);
+    console.error(`strata ${name}: --config FILE is required\n\n${usage[name]}`);
     return 2;
   }
-  let config;
+  let node;
   try {
-    config = await loadConfig(values.config);
+    node = new StrataNode(await loadConfig(values.config), { role });
   } catch (err) {
     printConfigError(values.config, err);
     return 1;
   }
-  const node = new StrataNode(config, { role });
+  const config = node.config;
   await node.start();
   const signal = await untilSignal();
-  node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${role} stopping`);
+  node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${name} stopping`);
   await node.stop();
   return 0;
 }

@@ -2,6 +2,7 @@
 // The shape is a public contract (docs/configuration.md): later features add keys, never rename.
 
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parseDocument } from 'yaml';
 import { StrataError } from '../errors.js';
 import {
@@ -28,6 +29,22 @@ const hostPort = str({
   hint: 'host:port, e.g. 127.0.0.1:8080 or [::1]:8080',
   valid: (v) => (Number(v.slice(v.lastIndexOf(':') + 1)) > 65535 ? 'the port must be 0 to 65535' : undefined),
 });
+const cidr = str({
+  pattern: /^[0-9A-Fa-f:.]+(\/\d{1,3})?$/,
+  hint: 'an IP address or CIDR block such as 10.0.0.0/8 or ::1',
+  valid: cidrProblem,
+});
+
+/** What is wrong with an address or CIDR block of the right shape, or undefined. */
+function cidrProblem(value: string): string | undefined {
+  const [address, bits] = value.split('/');
+  const family = isIP(address);
+  if (family === 0) return 'not an IP address';
+  if (bits !== undefined && Number(bits) > (family === 4 ? 32 : 128))
+    return `a /${bits} prefix is too long for IPv${family}`;
+  return undefined;
+}
+
 const hostPattern = str({
   pattern: /^(\*|(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?)$/,
   hint: 'a host name, *.domain wildcard, or * alone',
@@ -51,9 +68,29 @@ function originProblem(value: string): string | undefined {
   return undefined;
 }
 
+const regionName = str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, . _ -' });
+
+/** A path to GET for an active health probe, e.g. /healthz. */
+const probePath = str({ pattern: /^\/[^\s#]*$/, hint: 'a path such as /healthz' });
+
+/** An origin shield an edge fetches its misses from. */
+const shield = obj({
+  url: originUrl,
+  /** The shield's region; shields in the edge's own region (node.region) are preferred. */
+  region: optional(regionName),
+  /** URL of the shield's active health probe; default: the shield's /.well-known/strata/health. */
+  probe: optional(
+    str({ pattern: /^https?:\/\/[^/?#\s]+\/\S*$/, hint: 'a URL such as http://10.0.0.7:9090/readyz' }),
+  ),
+});
+
 const site = obj({
   hosts: list(hostPattern, { min: 1 }),
   origins: list(originUrl, { min: 1 }),
+  /** GET this path on each origin every upstream.health.probeInterval; absent: passive health only. */
+  originProbe: optional(probePath),
+  /** The shields of this site's misses instead of the top-level shields ([]: straight to the origins). */
+  shields: optional(list(shield)),
   /** Host header sent upstream; default: the one the client sent. */
   originHost: optional(str()),
   cacheKey: obj({
@@ -77,13 +114,17 @@ const site = obj({
 const configSchema = obj({
   node: obj({
     id: withDefault(str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, . _ -' }), 'strata'),
-    region: withDefault(str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, . _ -' }), 'local'),
+    region: withDefault(regionName, 'local'),
   }),
   listen: obj({
     http: withDefault(hostPort, '127.0.0.1:8080'),
     admin: withDefault(hostPort, '127.0.0.1:9090'),
   }),
   sites: list(site, { min: 1, what: 'sites, each with hosts and origins' }),
+  /** Origin shields edges fetch misses from, chosen per cache key by rendezvous hashing. */
+  shields: withDefault(list(shield), []),
+  /** With no healthy shield: go to the origins (direct) or answer 503 (fail). */
+  shieldFallback: withDefault(oneOf('direct', 'fail'), 'direct'),
   cache: obj({
     memory: obj({
       maxBytes: withDefault(size(1024 * 1024), 256 * 1024 ** 2),
@@ -147,10 +188,30 @@ const configSchema = obj({
     connections: withDefault(int(1, 10_000), 128),
     /** PEM file of CA certificates trusted for https origins, in addition to the system's. */
     caFile: optional(str()),
+    /** Most peers (shields, origins) one request tries when connecting fails. */
+    attempts: withDefault(int(1, 10), 3),
+    health: obj({
+      /**
+       * Consecutive failures (connect errors, timeouts, a shield's own 5xx) that take a peer
+       * out; with openFor, nginx's max_fails=1 fail_timeout=10s.
+       */
+      failures: withDefault(int(1, 1000), 1),
+      /** How long a peer stays out before requests try it again (half-open). */
+      openFor: withDefault(duration(100), 10_000),
+      /** How often shields (and origins with sites[].originProbe) are probed; 0 turns probes off. */
+      probeInterval: withDefault(duration(), 2_000),
+      /** A probe not answered within this counts as failed. */
+      probeTimeout: withDefault(duration(10), 1_000),
+    }),
   }),
   proxy: obj({
     /** Keep incoming X-Forwarded-* / Forwarded values (only behind a trusted load balancer). */
     trustForwarded: withDefault(bool(), false),
+    /**
+     * Addresses (CIDR or single IPs) of the hops whose forwarding fields and X-Request-Id are
+     * kept, such as the edges in front of a shield; trustForwarded trusts every address.
+     */
+    trustedProxies: withDefault(list(cidr), []),
   }),
   log: obj({
     level: withDefault(oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'info'),
@@ -163,10 +224,15 @@ const configSchema = obj({
 
 export type StrataConfig = Infer<typeof configSchema>;
 export type SiteConfig = StrataConfig['sites'][number];
+export type ShieldConfig = StrataConfig['shields'][number];
 
 /** Cross-field rules. Runs on a partial config when other problems were found (see refine). */
 const checkedConfig = refine(configSchema, (config, path, problems) => {
   checkHostsUnique(config.sites, join(path, 'sites'), problems);
+  checkShieldsUnique(config.shields, join(path, 'shields'), problems);
+  config.sites?.forEach((site, i) =>
+    checkShieldsUnique(site?.shields, join(path, `sites[${i}].shields`), problems),
+  );
   const mem = config.cache?.memory;
   if (mem?.maxObjectBytes !== undefined && mem.maxBytes !== undefined && mem.maxObjectBytes > mem.maxBytes)
     problems.push({
@@ -226,6 +292,18 @@ function checkHostsUnique(sites: SiteConfig[] | undefined, path: string, problem
         });
       else seen.set(h, i);
     });
+  });
+}
+
+/** One entry per shield URL: a second would only skew the rendezvous hash towards it. */
+function checkShieldsUnique(shields: ShieldConfig[] | undefined, path: string, problems: Problem[]): void {
+  const seen = new Set<string>();
+  shields?.forEach((s, i) => {
+    const url = typeof s?.url === 'string' ? s.url.replace(/\/$/, '').toLowerCase() : undefined;
+    if (url === undefined) return;
+    if (seen.has(url))
+      problems.push({ path: `${path}[${i}].url`, message: `shield ${s.url} is listed twice` });
+    seen.add(url);
   });
 }
 

@@ -5,9 +5,20 @@ import type { CacheOutcome } from '../cache/outcome.js';
 import type { RequestDirectives } from '../cache/policy.js';
 import type { Site } from './router.js';
 
+/** The listener a request came in on: its name and scheme travel with the request. */
+export interface ListenerInfo {
+  /** e.g. 'http'; names the listener in logs. */
+  readonly name: string;
+  /** The scheme clients used: part of the cache key and of the forwarding fields. */
+  readonly scheme: 'http' | 'https';
+}
+
 export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  readonly listener: ListenerInfo;
+  /** listener.scheme, at hand for the cache key. */
+  readonly scheme: 'http' | 'https';
   readonly id: string;
   readonly startMs: number;
   /** Method as sent by the client. */

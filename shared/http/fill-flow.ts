@@ -164,7 +164,7 @@ export class FillFlow {
     const sentAt = performance.now();
     let up: UpstreamResponse;
     try {
-      up = await this.upstream.send(ctx.site, { method: 'GET', path: ctx.target, headers }, true);
+      up = await this.upstream.send(ctx, { method: 'GET', path: ctx.target, headers }, true);
     } catch (e) {
       const err = StrataError.from(e);
       if (stale && this.staleOnError(ctx, stale, reqCc, this.clock())) {

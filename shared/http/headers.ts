@@ -115,13 +115,14 @@ export interface ForwardingInfo {
   host: string;
   trustForwarded: boolean;
   via: string;
-  /** Host sent upstream; default: the client's. */
-  originHost?: string;
+  /** This node's entry in CDN-Loop (RFC 8586), added to what the request carried. */
+  cdnLoop: string;
 }
 
 /**
  * Builds the upstream request headers from the client's raw headers: drops hop-by-hop
- * fields and those named in Connection, adds Via and the forwarding fields.
+ * fields and those named in Connection, adds Via, CDN-Loop and the forwarding fields. Host
+ * is the client's; the sender replaces it for a peer that wants another.
  */
 export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingInfo): Record<string, string> {
   const out: Record<string, string> = {};
@@ -139,7 +140,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
     // RFC 9110 §5.3: repeated fields combine with commas; Cookie uses "; " (RFC 6265 §5.4).
     out[name] = prev === undefined ? raw[i + 1] : `${prev}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
   }
-  out.host = info.originHost ?? info.host;
+  out.host = info.host;
   out.via = out.via ? `${out.via}, ${info.via}` : info.via;
   const clientIp = unmapped(info.clientIp);
   const xff = out['x-forwarded-for'];
@@ -150,6 +151,8 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   const node = clientIp.includes(':') ? `"[${clientIp}]"` : clientIp;
   const element = `for=${node};host=${quoteIfNeeded(info.host)};proto=${info.proto}`;
   out.forwarded = out.forwarded ? `${out.forwarded}, ${element}` : element;
+  // RFC 8586 §2: an intermediary adds its own entry and keeps those already present.
+  out['cdn-loop'] = out['cdn-loop'] ? `${out['cdn-loop']}, ${info.cdnLoop}` : info.cdnLoop;
   return out;
 }
 

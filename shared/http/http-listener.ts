@@ -7,6 +7,10 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import { listen } from './listen.js';
+import type { ListenerInfo } from './context.js';
+
+/** What this listener is to the requests it takes. */
+const plainHttp: ListenerInfo = { name: 'http', scheme: 'http' };
 
 /** How long a refused connection may stay half-open after its answer, waiting for the client to close. */
 const refusedLingerMs = 2_000;
@@ -37,7 +41,7 @@ export class HttpListener implements Service {
   constructor(
     private readonly address: string,
     config: StrataConfig,
-    handler: (req: IncomingMessage, res: ServerResponse) => void,
+    handler: (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void,
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {
@@ -65,7 +69,7 @@ export class HttpListener implements Service {
         const invalid = invalidRequest(req);
         if (invalid) return this.reject(res, invalid);
         if (this.draining) res.shouldKeepAlive = false;
-        handler(req, res);
+        handler(req, res, plainHttp);
       },
     );
     this.server.maxConnections = s.maxConnections;

@@ -1,5 +1,5 @@
-// The proxy pipeline, used by the edge and the shield. Phases run in order and each ends by
-// naming the next action (a Decision): route -> recv -> lookup (hit | stale | miss) -> fetch -> deliver.
+// The proxy pipeline, used by every role. Phases run in order and each ends by naming the next
+// action (a Decision): route -> recv -> lookup (hit | stale | miss) -> fetch -> deliver.
 // Misses and fills are FillFlow's (fill-flow.ts); talking to origins is UpstreamClient's.
 // Errors from any phase end in respondError(), the one place a status is chosen for a failure.
 
@@ -23,17 +23,25 @@ import {
 import type { CacheStore, CachedObject } from '../cache/store.js';
 import { selectVariant } from '../cache/vary.js';
 import { limitBody } from './body-limit.js';
-import type { RequestContext } from './context.js';
+import type { ListenerInfo, RequestContext } from './context.js';
 import { Deliverer } from './deliver.js';
 import { FillFlow } from './fill-flow.js';
 import { clientResponseHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
-import { UpstreamClient } from './upstream-client.js';
+import type { UpstreamClient } from './upstream-client.js';
+import { healthPath } from './upstreams.js';
+import { HopTrust } from './trust.js';
 
-/** What a phase decided to do next. */
+/**
+ * What a phase decided to do next: look the request up in the cache, pass it upstream as it
+ * is, answer it with an error, or answer it with a response made here (synth).
+ */
 export type Decision =
-  { action: 'lookup' } | { action: 'pass'; fwd: Forward } | { action: 'respond'; error: StrataError };
+  | { action: 'lookup' }
+  | { action: 'pass'; fwd: Forward }
+  | { action: 'respond'; error: StrataError }
+  | { action: 'synth'; status: number; body: string };
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -41,7 +49,10 @@ export interface PipelineOptions {
   store: CacheStore;
   log: Logger;
   metrics: Metrics;
-  scheme: 'http' | 'https';
+  /** How requests reach the upstream peers. */
+  upstream: UpstreamClient;
+  /** Whether the node is ready (the health answer on the proxy listener). */
+  ready: () => boolean;
   /** Injectable clock (ms since epoch) for tests; default Date.now. */
   clock?: () => number;
   /** Where one line per request goes; absent when the access log is off. */
@@ -52,6 +63,8 @@ export interface PipelineOptions {
 const lookupDecision: Decision = { action: 'lookup' };
 const passMethod: Decision = { action: 'pass', fwd: 'method' };
 const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
+const healthy: Decision = { action: 'synth', status: 200, body: 'ok\n' };
+const unhealthy: Decision = { action: 'synth', status: 503, body: 'not ready\n' };
 
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -63,7 +76,7 @@ export class Pipeline {
   private readonly store: CacheStore;
   private readonly log: Logger;
   private readonly metrics: Metrics;
-  private readonly scheme: 'http' | 'https';
+  private readonly ready: () => boolean;
   private readonly clock: () => number;
   private readonly nodeId: string;
   private readonly via: string;
@@ -76,8 +89,8 @@ export class Pipeline {
   readonly fills: FillRegistry;
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}-`;
-  /** Take a valid incoming X-Request-Id as the request's id (proxy.trustForwarded). */
-  private readonly trustRequestId: boolean;
+  /** Which hops' X-Request-Id is taken as the request's id (proxy.trustForwarded, trustedProxies). */
+  private readonly trust: HopTrust;
 
   constructor(options: PipelineOptions) {
     this.config = options.config;
@@ -85,9 +98,9 @@ export class Pipeline {
     this.store = options.store;
     this.log = options.log;
     this.metrics = options.metrics;
-    this.scheme = options.scheme;
+    this.ready = options.ready;
     this.clock = options.clock ?? Date.now;
-    this.trustRequestId = options.config.proxy.trustForwarded;
+    this.trust = new HopTrust(options.config.proxy);
     this.nodeId = options.config.node.id;
     this.via = `1.1 ${this.nodeId} (strata)`;
     this.policy = {
@@ -95,14 +108,7 @@ export class Pipeline {
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
     };
     this.deliver = new Deliverer(this.nodeId, this.via);
-    this.upstream = new UpstreamClient({
-      scheme: this.scheme,
-      via: this.via,
-      trustForwarded: options.config.proxy.trustForwarded,
-      metrics: this.metrics,
-      log: this.log,
-      clock: this.clock,
-    });
+    this.upstream = options.upstream;
     this.accessLog = options.accessLog;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
     this.flow = new FillFlow({
@@ -122,14 +128,24 @@ export class Pipeline {
     this.metrics.countFillBytes(() => this.flow.bytesInFills);
   }
 
-  /** The request listener. Synchronous on the memory-hit path. */
-  handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const ctx = this.context(req, res);
+  /** The request listener of every listener (it says which). Synchronous on the memory-hit path. */
+  handle = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo): void => {
+    const ctx = this.context(req, res, listener);
     try {
       const decision = this.route(ctx) ?? this.recv(ctx);
-      if (decision.action === 'respond') this.respondError(ctx, decision.error);
-      else if (decision.action === 'pass') this.run(ctx, this.pass(ctx, decision.fwd));
-      else this.lookup(ctx);
+      switch (decision.action) {
+        case 'lookup':
+          this.lookup(ctx);
+          break;
+        case 'pass':
+          this.run(ctx, this.pass(ctx, decision.fwd));
+          break;
+        case 'respond':
+          this.respondError(ctx, decision.error);
+          break;
+        case 'synth':
+          this.synth(ctx, decision.status, decision.body);
+      }
     } catch (err) {
       this.respondError(ctx, StrataError.from(err));
     }
@@ -143,11 +159,15 @@ export class Pipeline {
       });
   };
 
-  private context(req: IncomingMessage, res: ServerResponse): RequestContext {
+  private context(req: IncomingMessage, res: ServerResponse, listener: ListenerInfo): RequestContext {
     return {
       req,
       res,
-      id: (this.trustRequestId && trustedRequestId(req)) || this.idPrefix + (++this.seq).toString(36),
+      listener,
+      scheme: listener.scheme,
+      id:
+        (this.trust.any && this.trust.trusts(req.socket.remoteAddress) && trustedRequestId(req)) ||
+        this.idPrefix + (++this.seq).toString(36),
       startMs: performance.now(),
       method: req.method ?? 'GET',
       site: undefined as unknown as Site,
@@ -160,7 +180,7 @@ export class Pipeline {
     };
   }
 
-  /** Phase route: request-target form, limits, and the site for the host. */
+  /** Phase route: request-target form, limits, loops, the node's own health path, and the site for the host. */
   private route(ctx: RequestContext): Decision | undefined {
     const { req } = ctx;
     if (req.rawHeaders.length > this.config.server.maxHeaders * 2) {
@@ -169,7 +189,16 @@ export class Pipeline {
         error: new StrataError('REQUEST_HEADERS_TOO_LARGE', 'too many header fields'),
       };
     }
+    const loop = req.headers['cdn-loop'];
+    if (loop !== undefined && listsNode(String(loop), this.nodeId)) {
+      this.log.warn({ reqId: ctx.id, cdnLoop: loop, host: req.headers.host }, 'request loop refused');
+      return { action: 'respond', error: new StrataError('LOOP_DETECTED') };
+    }
     const url = req.url ?? '';
+    if (url === healthPath) {
+      ctx.target = url;
+      return this.ready() ? healthy : unhealthy;
+    }
     let host = req.headers.host;
     let target = url;
     let absolute = false;
@@ -192,7 +221,7 @@ export class Pipeline {
     if (!site)
       return { action: 'respond', error: new StrataError(absolute ? 'PROXY_REFUSED' : 'SITE_UNKNOWN') };
     ctx.site = site;
-    ctx.key = site.key(this.scheme, host, target);
+    ctx.key = site.key(ctx.scheme, host, target);
     return undefined;
   }
 
@@ -271,7 +300,7 @@ export class Pipeline {
     };
     const sentAt = performance.now();
     const up = await this.upstream.send(
-      ctx.site,
+      ctx,
       { method: ctx.method, path: ctx.target, headers, body, signal: abort.signal },
       idempotentMethods.has(ctx.method) && !hasBody,
     );
@@ -295,7 +324,7 @@ export class Pipeline {
 
   private invalidate(ctx: RequestContext, headers: UpstreamResponse['headers']): void {
     const keys = new Set([ctx.key]);
-    const base = `${this.scheme}://${ctx.host}${ctx.target}`;
+    const base = `${ctx.scheme}://${ctx.host}${ctx.target}`;
     for (const name of ['location', 'content-location'] as const) {
       const value = headers[name];
       if (typeof value !== 'string') continue;
@@ -303,7 +332,7 @@ export class Pipeline {
         const url = new URL(value, base);
         // Only same-origin URIs, to keep one origin from purging another's objects.
         if (url.origin === new URL(base).origin)
-          keys.add(ctx.site.key(this.scheme, ctx.host, url.pathname + url.search));
+          keys.add(ctx.site.key(ctx.scheme, ctx.host, url.pathname + url.search));
       } catch {
         // An unparseable Location names nothing we store.
       }
@@ -337,6 +366,23 @@ export class Pipeline {
     const body = `${err.status} ${message}\nrequest id: ${ctx.id}\n`;
     ctx.outcome.fwd ??= 'bypass';
     ctx.outcome.detail = undefined;
+    const headers = this.madeHere(ctx, body);
+    // Which failure this was, for the tier below (an edge tells a shield's own faults from its
+    // origin's by it) and for operators.
+    headers['strata-error'] = err.code;
+    res.writeHead(err.status === 499 ? 400 : err.status, headers);
+    res.end(ctx.method === 'HEAD' ? undefined : body);
+  }
+
+  /** Answers with a response made here (the health path). */
+  private synth(ctx: RequestContext, status: number, body: string): void {
+    ctx.outcome.fwd = 'bypass';
+    ctx.res.writeHead(status, this.madeHere(ctx, body));
+    ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
+  }
+
+  /** The fields of a short text response made by this node, never stored by anyone. */
+  private madeHere(ctx: RequestContext, body: string): Record<string, string | number> {
     const headers: Record<string, string | number> = {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
@@ -347,8 +393,7 @@ export class Pipeline {
     };
     // A request body left unread (say, over the size limit) is not worth reading: close instead.
     if (!ctx.req.complete) headers.connection = 'close';
-    res.writeHead(err.status === 499 ? 400 : err.status, headers);
-    res.end(ctx.method === 'HEAD' ? undefined : body);
+    return headers;
   }
 
   /** Runs when the response is done or the client went away: metrics and the access log. */
@@ -366,6 +411,15 @@ export class Pipeline {
  * follows the request through every log. Only ids safe to log and forward as they are.
  */
 const requestIdPattern = /^[A-Za-z0-9._~:+/=-]{1,128}$/;
+
+/** RFC 8586 §2: whether a CDN-Loop value lists `id` (each entry is cdn-id, then parameters). */
+function listsNode(value: string, id: string): boolean {
+  for (const entry of value.split(',')) {
+    const semi = entry.indexOf(';');
+    if ((semi === -1 ? entry : entry.slice(0, semi)).trim().toLowerCase() === id.toLowerCase()) return true;
+  }
+  return false;
+}
 
 function trustedRequestId(req: IncomingMessage): string | undefined {
   const id = req.headers['x-request-id'];

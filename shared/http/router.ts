@@ -3,13 +3,14 @@
 
 import type { SiteConfig } from '../config/config.js';
 import { keyBuilder } from '../cache/key.js';
-import { Origin, OriginSet, type UpstreamOptions } from './upstream.js';
+import type { UpstreamSelector } from './select.js';
 
 export interface Site {
   readonly config: SiteConfig;
   readonly index: number;
   readonly key: (scheme: string, host: string, target: string) => string;
-  readonly origins: OriginSet;
+  /** Where the site's requests go upstream (origins, or shields before them). */
+  readonly upstream: UpstreamSelector;
 }
 
 export class Router {
@@ -18,12 +19,12 @@ export class Router {
   private catchAll: Site | undefined;
   readonly sites: Site[];
 
-  constructor(sites: readonly SiteConfig[], upstream: UpstreamOptions) {
+  constructor(sites: readonly SiteConfig[], selector: (site: SiteConfig) => UpstreamSelector) {
     this.sites = sites.map((config, index) => ({
       config,
       index,
       key: keyBuilder(config.cacheKey),
-      origins: new OriginSet(config.origins.map((url) => new Origin(url.replace(/\/$/, ''), upstream))),
+      upstream: selector(config),
     }));
     for (const site of this.sites) {
       for (const pattern of site.config.hosts) {
@@ -48,11 +49,6 @@ export class Router {
       }
     }
     return this.catchAll;
-  }
-
-  /** Closes every site's upstream pools; see OriginSet.close for the deadline. */
-  async close(deadlineMs: number): Promise<void> {
-    await Promise.all(this.sites.map((s) => s.origins.close(deadlineMs)));
   }
 }
 

@@ -1,23 +1,30 @@
-// UpstreamClient: how the pipeline talks to origins: the request headers it sends, sending with
-// one retry on another origin when the connection failed before anything was sent, and timing.
+// UpstreamClient: how the pipeline talks to its peers (shields, origins): the request headers
+// it sends, walking the site's candidates while a failure is retryable (within
+// upstream.attempts), the peers' passive health, and timing.
 
-import { StrataError } from '../errors.js';
+import { StrataError, catalog, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { surrogateDevice } from '../cache/policy.js';
 import type { RequestContext } from './context.js';
+import { isPeerFault } from './health.js';
 import { upstreamRequestHeaders } from './headers.js';
-import type { Site } from './router.js';
-import type { UpstreamRequest, UpstreamResponse } from './upstream.js';
+import type { HopTrust } from './trust.js';
+import type { Peer, UpstreamRequest, UpstreamResponse } from './upstream.js';
 
 const surrogateCapability = `${surrogateDevice}="Surrogate/1.0"`;
 
 export interface UpstreamClientOptions {
-  scheme: 'http' | 'https';
+  /** This node's id: its Via name and its CDN-Loop entry. */
+  nodeId: string;
   /** This node's Via value, e.g. `1.1 edge-1 (strata)`. */
   via: string;
-  trustForwarded: boolean;
+  trust: HopTrust;
+  /** Most peers one request tries (upstream.attempts). */
+  attempts: number;
   metrics: Metrics;
+  /** Counts a request sent to the next candidate after `kind` failed. */
+  retried(kind: Peer['kind']): void;
   log: Logger;
   clock: () => number;
 }
@@ -27,13 +34,14 @@ export class UpstreamClient {
 
   /** The request headers sent upstream for a client request (hop-by-hop removed, forwarding added). */
   headers(ctx: RequestContext): Record<string, string> {
-    const headers = upstreamRequestHeaders(ctx.req.rawHeaders, {
-      clientIp: ctx.req.socket.remoteAddress ?? '',
-      proto: this.options.scheme,
+    const { req } = ctx;
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      clientIp: req.socket.remoteAddress ?? '',
+      proto: ctx.scheme,
       host: ctx.host,
-      trustForwarded: this.options.trustForwarded,
+      trustForwarded: this.options.trust.any && this.options.trust.trusts(req.socket.remoteAddress),
       via: this.options.via,
-      originHost: ctx.site.config.originHost,
+      cdnLoop: this.options.nodeId,
     });
     // The id of the request's access-log line and error responses, for the origin's logs.
     headers['x-request-id'] = ctx.id;
@@ -43,25 +51,50 @@ export class UpstreamClient {
     return headers;
   }
 
-  /** Sends upstream, trying the next origin once when the connection failed before anything was sent. */
-  async send(site: Site, request: UpstreamRequest, retryable: boolean): Promise<UpstreamResponse> {
+  /**
+   * Sends to the site's candidates in order. The next one is tried when a peer failed before
+   * the request could have been processed (a retryable error, or a shield's own 5xx) and
+   * `retryable` allows it (nothing streamed from the client's body).
+   */
+  async send(ctx: RequestContext, request: UpstreamRequest, retryable: boolean): Promise<UpstreamResponse> {
     const now = this.options.clock();
-    const candidates = site.origins.candidates(now);
+    const candidates = ctx.site.upstream.candidates(ctx.key, now);
+    if (candidates.length === 0) throw new StrataError('SHIELD_UNAVAILABLE');
+    const last = Math.min(this.options.attempts, candidates.length) - 1;
     for (let i = 0; ; i++) {
+      const peer = candidates[i];
+      // A shield routes by the client's Host; an origin gets the site's originHost when set.
+      request.headers.host = (peer.kind === 'origin' && ctx.site.config.originHost) || ctx.host;
+      let up: UpstreamResponse;
       try {
-        return await candidates[i].request(request);
+        up = await peer.request(request);
       } catch (e) {
         const err = StrataError.from(e);
-        // A client leaving, or its body over the limit, is not the origin's fault.
+        // A client leaving, or its body over the limit, is not the peer's fault.
         if (err.source === 'upstream') this.options.metrics.upstreamErrors.inc({ code: err.code });
-        if (err.retry) site.origins.markDown(candidates[i], now);
-        if (!err.retry || !retryable || i >= 1 || i + 1 >= candidates.length) throw err;
-        this.options.log.warn(
-          { code: err.code, peer: candidates[i].url },
-          'origin failed, trying next candidate',
-        );
+        if (isPeerFault(err)) peer.health.failed(this.options.clock());
+        if (!err.retry || !retryable || i >= last) throw err;
+        this.tryNext(peer, err.code, ctx);
+        continue;
       }
+      const fault = peer.kind === 'shield' ? shieldFault(up) : undefined;
+      if (!fault) {
+        peer.health.succeeded();
+        return up;
+      }
+      peer.health.failed(this.options.clock());
+      if (!retryable || i >= last) return up;
+      up.body.discard();
+      this.tryNext(peer, fault, ctx);
     }
+  }
+
+  private tryNext(peer: Peer, code: ErrorCode, ctx: RequestContext): void {
+    this.options.retried(peer.kind);
+    this.options.log.warn(
+      { code, peer: peer.url, kind: peer.kind, reqId: ctx.id },
+      `${peer.kind} failed, trying next candidate`,
+    );
   }
 
   /** Records the time to upstream headers (a duration: monotonic clock, not the cache clock). */
@@ -71,4 +104,16 @@ export class UpstreamClient {
     this.options.metrics.observeUpstream(status, ms / 1000);
     return ms;
   }
+}
+
+/**
+ * The code of a 5xx a shield made because it is unwell itself (Strata-Error names an internal
+ * failure), or undefined: a shield passing on its origin's failure, or answering 502/504 for
+ * it, is healthy, and another shield would meet the same origin.
+ */
+function shieldFault(up: UpstreamResponse): ErrorCode | undefined {
+  if (up.status < 500) return undefined;
+  const code = up.headers['strata-error'];
+  if (typeof code !== 'string' || !Object.hasOwn(catalog, code)) return undefined;
+  return catalog[code as ErrorCode].source === 'internal' ? (code as ErrorCode) : undefined;
 }

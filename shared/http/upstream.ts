@@ -1,4 +1,5 @@
-// Upstream requests through undici pools (keep-alive, connect/header/body timeouts).
+// Upstream peers (origins and shields): requests through undici pools (keep-alive,
+// connect/header/body timeouts).
 // Errors are mapped to StrataError in upstream-errors.ts.
 
 import { Pool } from 'undici';
@@ -8,6 +9,7 @@ import { isIP } from 'node:net';
 import type { StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import { UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js';
+import type { PeerHealth } from './health.js';
 
 export type { UpstreamBody, UpstreamResponse } from './upstream-exchange.js';
 export { upstreamError } from './upstream-errors.js';
@@ -47,17 +49,23 @@ export interface UpstreamRequest {
   signal?: AbortSignal;
 }
 
-/** One origin server with its connection pool and passive health. */
-export class Origin {
+/** What a peer is to this node: an origin server, or an origin shield (another Strata node). */
+export type PeerKind = 'origin' | 'shield';
+
+/** One upstream server (origin or shield) with its connection pool and health. */
+export class Peer {
   readonly pool: Pool;
   private readonly servername: string | undefined;
   private readonly timeouts: { queueMs: number; headersMs: number };
-  /** Until this time (ms) the origin is skipped unless no other candidate is left. */
-  downUntilMs = 0;
 
   constructor(
+    /** The peer's URL without a trailing slash; also its id in logs and metrics. */
     readonly url: string,
+    readonly kind: PeerKind,
+    readonly health: PeerHealth,
     options: UpstreamOptions,
+    /** A shield's region, for preferring shields near the edge. */
+    readonly region?: string,
   ) {
     // TLS names the origin by its own host name (SNI and the certificate check), not by the
     // Host header a request carries; an IP address sends no SNI.
@@ -90,44 +98,18 @@ export class Origin {
     this.pool.dispatch(options as Parameters<Pool['dispatch']>[0], exchange);
     return exchange.response;
   }
-}
-
-const downForMs = 2_000;
-
-/** The origins of one site, offered in preference order: "if the first cannot be used, continue". */
-export class OriginSet {
-  private next = 0;
-
-  constructor(readonly origins: readonly Origin[]) {}
-
-  /** Healthy origins first (rotating for balance), then the ones marked down. */
-  candidates(nowMs: number): Origin[] {
-    const n = this.origins.length;
-    const start = this.next++ % n;
-    const healthy: Origin[] = [];
-    const down: Origin[] = [];
-    for (let i = 0; i < n; i++) {
-      const o = this.origins[(start + i) % n];
-      (o.downUntilMs > nowMs ? down : healthy).push(o);
-    }
-    return healthy.concat(down);
-  }
-
-  markDown(origin: Origin, nowMs: number): void {
-    origin.downUntilMs = nowMs + downForMs;
-  }
 
   /**
-   * Lets requests in flight finish until the deadline (ms since epoch), then destroys the pools,
-   * so a fill still reading a slow origin cannot hold a stopping node past its drain timeout.
+   * Lets requests in flight finish until the deadline (ms since epoch), then destroys the pool,
+   * so a fill still reading a slow peer cannot hold a stopping node past its drain timeout.
    */
   async close(deadlineMs: number): Promise<void> {
-    const destroy = () => {
-      for (const o of this.origins) o.pool.destroy().catch(() => undefined); // closing anyway
-    };
-    const timer = setTimeout(destroy, Math.max(0, deadlineMs - Date.now()));
+    const timer = setTimeout(
+      () => this.pool.destroy().catch(() => undefined), // closing anyway
+      Math.max(0, deadlineMs - Date.now()),
+    );
     try {
-      await Promise.all(this.origins.map((o) => o.pool.close()));
+      await this.pool.close();
     } finally {
       clearTimeout(timer);
     }

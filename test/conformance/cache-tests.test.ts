@@ -16,6 +16,7 @@ import { once } from 'node:events';
 import { pino } from 'pino';
 import { validateConfig } from '../../shared/config/config.js';
 import { StrataNode } from '../../shared/node.js';
+import { edgeRole } from '../../edge/edge-role.js';
 import { plainFetch } from '../helpers/plain-fetch.js';
 
 /**
@@ -100,7 +101,7 @@ test(
       log: { level: 'silent', access: false },
     });
     assert.ok(config, JSON.stringify(problems));
-    const edge = new StrataNode(config, { log: pino({ level: 'silent' }) });
+    const edge = new StrataNode(config, { role: edgeRole, log: pino({ level: 'silent' }) });
     await edge.start();
     t.after(() => edge.stop(1000));
 

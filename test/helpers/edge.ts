@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { pino } from 'pino';
 import { validateConfig } from '../../shared/config/config.js';
 import { StrataNode } from '../../shared/node.js';
+import { edgeRole } from '../../edge/edge-role.js';
 
 export class ManualClock {
   constructor(public nowMs = Date.now()) {}
@@ -48,7 +49,7 @@ export async function startEdge(
   const { config, problems } = validateConfig(input);
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
   const clock = new ManualClock();
-  const node = new StrataNode(config, { log: pino({ level: 'silent' }), clock: clock.now });
+  const node = new StrataNode(config, { role: edgeRole, log: pino({ level: 'silent' }), clock: clock.now });
   await node.start();
   t.after(() => node.stop(1000));
   const url = `http://127.0.0.1:${node.http.port}`;

@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { Pool } from 'undici';
 import { validateConfig } from '../../shared/config/config.js';
 import { StrataNode } from '../../shared/node.js';
+import { edgeRole } from '../../edge/edge-role.js';
 
 if (process.argv[2] === 'run') await main();
 
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
     log: { level: 'silent', access: false },
   });
   if (!config) throw new Error(JSON.stringify(problems));
-  const node = new StrataNode(config, { log: pino({ level: 'silent' }) });
+  const node = new StrataNode(config, { role: edgeRole, log: pino({ level: 'silent' }) });
   await node.start();
   const client = new Pool(`http://127.0.0.1:${node.http.port}`, { connections: 16 });
 

@@ -162,7 +162,7 @@ for (const framing of ['content-length', 'chunked'] as const) {
   });
 }
 
-test('a GET is retried once on the second origin when the first refuses the connection', async (t) => {
+test('a GET is retried on the next origin when the first refuses the connection', async (t) => {
   const alive = await startOrigin(t, ok({ 'cache-control': 'no-store' }));
   const edge = await startEdge(t, [await refusedUrl(), alive.url]);
   const res = await edge.get('/a');
@@ -190,12 +190,19 @@ test('a POST with a body is not retried on another origin', async (t) => {
   assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_CONNECT_FAILED' }), 1);
 });
 
-test('only one retry: with every origin refusing, a GET fails after two attempts', async (t) => {
-  const edge = await startEdge(t, [await refusedUrl(), await refusedUrl(), await refusedUrl()]);
-  const res = await edge.get('/a');
-  assert.equal(res.status, 502);
-  const m = await edge.metrics();
+test('upstream.attempts bounds the walk: with every origin refusing, a GET fails after that many attempts', async (t) => {
+  const refused = [await refusedUrl(), await refusedUrl(), await refusedUrl(), await refusedUrl()];
+  const byDefault = await startEdge(t, refused);
+  assert.equal((await byDefault.get('/a')).status, 502);
+  assert.equal(
+    metricSum(await byDefault.metrics(), 'strata_upstream_errors_total', { code: 'UPSTREAM_CONNECT_FAILED' }),
+    3,
+  );
+  const two = await startEdge(t, refused, { upstream: { attempts: 2 } });
+  assert.equal((await two.get('/a')).status, 502);
+  const m = await two.metrics();
   assert.equal(metricSum(m, 'strata_upstream_errors_total', { code: 'UPSTREAM_CONNECT_FAILED' }), 2);
+  assert.equal(metricSum(m, 'strata_upstream_retries_total', { kind: 'origin' }), 1);
 });
 
 test('an origin that stops sending mid-body past upstream.bodyTimeout cuts the client connection', async (t) => {

@@ -6,7 +6,8 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Origin, type UpstreamOptions } from '../../shared/http/upstream.js';
+import { Peer, type UpstreamOptions } from '../../shared/http/upstream.js';
+import { PeerHealth } from '../../shared/http/health.js';
 import { StrataError } from '../../shared/errors.js';
 import { startOrigin } from '../helpers/origin.js';
 import { until } from '../helpers/wait.js';
@@ -20,8 +21,8 @@ const options: UpstreamOptions = {
   connections: 4,
 };
 
-function originFor(t: TestContext, url: string): Origin {
-  const origin = new Origin(url, options);
+function originFor(t: TestContext, url: string): Peer {
+  const origin = new Peer(url, 'origin', new PeerHealth({ failures: 3, openMs: 1000 }), options);
   t.after(() => origin.pool.destroy());
   return origin;
 }
@@ -87,7 +88,11 @@ async function busyPool(t: TestContext, queueTimeout: number) {
     if (n === 1) release = answer;
     else answer();
   });
-  const origin = new Origin(server.url, { ...options, connections: 1, queueTimeout });
+  const origin = new Peer(server.url, 'origin', new PeerHealth({ failures: 3, openMs: 1000 }), {
+    ...options,
+    connections: 1,
+    queueTimeout,
+  });
   t.after(() => origin.pool.destroy());
   const first = origin.request(get('/holds-the-only-connection'));
   await until(() => server.requests.length === 1);

@@ -1,0 +1,93 @@
+// Upstream selection: for a request, the peers to try in order of preference ("if the first
+// cannot be used, continue", as Pingora's backend iterators). Origin pools rotate over their
+// origins; shield sets pick by rendezvous hashing, so one object lives on one shield.
+
+import type { Peer } from './upstream.js';
+
+export interface UpstreamSelector {
+  /**
+   * The peers to try for the request whose cache key is `key`, most preferred first. The
+   * caller walks them while a failure is retryable. Empty: nothing may be tried (503).
+   */
+  candidates(key: string, nowMs: number): readonly Peer[];
+}
+
+/** The origins of one site: usable ones first, rotating for balance, then the ones out of service. */
+export class OriginPool implements UpstreamSelector {
+  private next = 0;
+
+  constructor(readonly origins: readonly Peer[]) {}
+
+  candidates(_key: string, nowMs: number): Peer[] {
+    const n = this.origins.length;
+    const start = this.next++ % n;
+    const usable: Peer[] = [];
+    const out: Peer[] = [];
+    for (let i = 0; i < n; i++) {
+      const o = this.origins[(start + i) % n];
+      (o.health.usable(nowMs) ? usable : out).push(o);
+    }
+    // An origin out of service is still worth a try when no other is left: it may be back.
+    return out.length === 0 ? usable : usable.concat(out);
+  }
+}
+
+/**
+ * Shields for a cache key in rendezvous (highest-random-weight) order: each shield scores
+ * the key, the highest score owns it, and adding or removing a shield moves only the keys
+ * it wins or owned. Usable shields of the edge's region come first, then the other usable
+ * shields, then `fallback` (the origins) when given; shields out of service are skipped.
+ */
+export class ShieldSelector implements UpstreamSelector {
+  private readonly seeds: Uint32Array;
+
+  constructor(
+    readonly shields: readonly Peer[],
+    private readonly region: string,
+    private readonly fallback: UpstreamSelector | undefined,
+  ) {
+    this.seeds = Uint32Array.from(shields, (s) => hash32(s.url));
+  }
+
+  candidates(key: string, nowMs: number): readonly Peer[] {
+    const order = rendezvousOrder(hash32(key), this.seeds);
+    const near: Peer[] = [];
+    const far: Peer[] = [];
+    for (const i of order) {
+      const shield = this.shields[i];
+      if (!shield.health.usable(nowMs)) continue;
+      (shield.region === this.region ? near : far).push(shield);
+    }
+    const shields = far.length === 0 ? near : near.concat(far);
+    if (!this.fallback) return shields;
+    const origins = this.fallback.candidates(key, nowMs);
+    return shields.length === 0 ? origins : shields.concat(origins);
+  }
+}
+
+/** Indexes of `seeds` by descending rendezvous score for a key hash (ties: lower index first). */
+export function rendezvousOrder(keyHash: number, seeds: Uint32Array): number[] {
+  const scores = Array.from(seeds, (seed) => mix32(keyHash ^ seed));
+  const order = Array.from(seeds, (_, i) => i);
+  return order.sort((a, b) => scores[b] - scores[a] || a - b);
+}
+
+/** FNV-1a over the string's UTF-16 code units: a fast, well-spread 32-bit hash of a key. */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** MurmurHash3's finalizer: every input bit affects every output bit, so key ^ seed scores are independent. */
+function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
+}

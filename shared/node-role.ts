@@ -1,0 +1,19 @@
+// NodeRole: what differs between the roles a Strata node can have. The node assembly
+// (node.ts) is the same for every role; a role checks the config for what only it allows or
+// needs, and says where each site's requests go upstream.
+
+import type { SiteConfig, StrataConfig } from './config/config.js';
+import type { Problem } from './config/schema.js';
+import type { UpstreamSelector } from './http/select.js';
+import type { Upstreams } from './http/upstreams.js';
+
+/** A node's place in the CDN: edges face clients, shields face edges and protect origins. */
+export type RoleName = 'edge' | 'shield';
+
+export interface NodeRole {
+  readonly name: RoleName;
+  /** Problems with a valid config that this role cannot run (key paths as config problems have). */
+  problems(config: StrataConfig): Problem[];
+  /** Where a site's requests go: the peers to try, in order, for each request. Runs once per site at start. */
+  selector(site: SiteConfig, config: StrataConfig, upstreams: Upstreams): UpstreamSelector;
+}

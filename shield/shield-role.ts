@@ -1,0 +1,20 @@
+// The shield role: one tier above the edges, fetching from the origins only. A shield in
+// front of shields would hide from edges which node holds an object, so shields are refused.
+
+import type { NodeRole } from '../shared/node-role.js';
+import type { Problem } from '../shared/config/schema.js';
+
+const why = 'a shield fetches from the origins: shields are for edges (run this config with strata edge)';
+
+export const shieldRole: NodeRole = {
+  name: 'shield',
+  problems(config) {
+    const problems: Problem[] = [];
+    if (config.shields.length > 0) problems.push({ path: 'shields', message: why });
+    config.sites.forEach((site, i) => {
+      if (site.shields?.length) problems.push({ path: `sites[${i}].shields`, message: why });
+    });
+    return problems;
+  },
+  selector: (site, _config, upstreams) => upstreams.originPool(site),
+};
