@@ -87,6 +87,10 @@ export class StrataNode {
       ready: () => this.admin.ready,
       clock,
       accessLog: this.accessLog,
+      hiddenFields:
+        config.cache.targetedField && !this.role.servesStrata
+          ? [config.cache.targetedField.toLowerCase()]
+          : [],
     });
     this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
     const store: Service = {

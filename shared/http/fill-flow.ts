@@ -20,7 +20,7 @@ import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import type { Deliverer } from './deliver.js';
-import { clientResponseHeaders, firstValue } from './headers.js';
+import { firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 
@@ -229,7 +229,7 @@ export class FillFlow {
     }
     if (reason) this.notCacheable(fill, reason);
     else this.fills.clearPass(ctx.key);
-    const clientHeaders = clientResponseHeaders(up.headers);
+    const clientHeaders = this.deliver.clientHeaders(up.headers);
     fill.setHead({
       kind: 'stream',
       status: up.status,

@@ -65,9 +65,12 @@ export const hopByHop: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
-/** Fields that are Strata's instructions from the origin and never reach clients (RFC 9213, ESI 1.0). */
+/**
+ * Fields that are Strata's instructions from the origin and never reach clients (ESI 1.0).
+ * CDN-Cache-Control is not one of them: RFC 9213 §3 targets every CDN cache on the path, and
+ * another CDN, or an edge behind a shield, needs it as much as this node does.
+ */
 export const surrogateOnly: ReadonlySet<string> = new Set([
-  'cdn-cache-control',
   'surrogate-control',
   'surrogate-key',
   'cache-tag',
@@ -168,10 +171,16 @@ function quoteIfNeeded(value: string): string {
 /** Fields a client never sees from upstream: hop-by-hop ones and Strata's surrogate fields. */
 const notForClients: ReadonlySet<string> = new Set([...hopByHop, ...surrogateOnly]);
 
+/** The fields a node never sends downstream: notForClients and its own `hidden` ones. Runs once per node. */
+export function notDownstream(hidden: readonly string[]): ReadonlySet<string> {
+  return hidden.length === 0 ? notForClients : new Set([...notForClients, ...hidden]);
+}
+
 /**
  * The response fields a client may see: without hop-by-hop fields, those named in
- * Connection, and Strata's surrogate fields. Names are lowercase, values as received.
+ * Connection, Strata's surrogate fields and the node's own hidden ones (`dropped`, from
+ * notDownstream). Names are lowercase, values as received.
  */
-export function clientResponseHeaders(headers: HeaderMap): FieldList {
-  return fieldList(headers, notForClients);
+export function clientResponseHeaders(headers: HeaderMap, dropped = notForClients): FieldList {
+  return fieldList(headers, dropped);
 }

@@ -26,7 +26,6 @@ import { limitBody } from './body-limit.js';
 import type { ListenerInfo, RequestContext } from './context.js';
 import { Deliverer } from './deliver.js';
 import { FillFlow } from './fill-flow.js';
-import { clientResponseHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
@@ -57,6 +56,8 @@ export interface PipelineOptions {
   clock?: () => number;
   /** Where one line per request goes; absent when the access log is off. */
   accessLog?: AccessLog;
+  /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
+  hiddenFields?: readonly string[];
 }
 
 // Decisions without data are shared constants: the hit path allocates none.
@@ -106,8 +107,9 @@ export class Pipeline {
     this.policy = {
       heuristicFraction: options.config.cache.heuristicFraction,
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
+      targetedField: options.config.cache.targetedField?.toLowerCase(),
     };
-    this.deliver = new Deliverer(this.nodeId, this.via);
+    this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields);
     this.upstream = options.upstream;
     this.accessLog = options.accessLog;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
@@ -309,7 +311,7 @@ export class Pipeline {
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
     if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
-    const consumer = this.deliver.stream(ctx, up.status, clientResponseHeaders(up.headers), ctx.outcome);
+    const consumer = this.deliver.stream(ctx, up.status, this.deliver.clientHeaders(up.headers), ctx.outcome);
     if (!consumer) {
       up.body.discard();
       return;
