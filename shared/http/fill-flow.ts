@@ -23,6 +23,7 @@ import type { Deliverer } from './deliver.js';
 import { firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
+import { interimTo } from './interim.js';
 
 /** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const fillStrips = [
@@ -164,7 +165,9 @@ export class FillFlow {
     const sentAt = performance.now();
     let up: UpstreamResponse;
     try {
-      up = await this.upstream.send(ctx, { method: 'GET', path: ctx.target, headers }, true);
+      // Interim responses go to the client that started the fill; collapsed ones join later.
+      const onInterim = client && interimTo(client);
+      up = await this.upstream.send(ctx, { method: 'GET', path: ctx.target, headers, onInterim }, true);
     } catch (e) {
       const err = StrataError.from(e);
       if (stale && this.staleOnError(ctx, stale, reqCc, this.clock())) {

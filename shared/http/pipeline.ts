@@ -30,6 +30,7 @@ import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 import { healthPath } from './upstreams.js';
+import { interimTo } from './interim.js';
 import { HopTrust } from './trust.js';
 
 /**
@@ -303,7 +304,14 @@ export class Pipeline {
     const sentAt = performance.now();
     const up = await this.upstream.send(
       ctx,
-      { method: ctx.method, path: ctx.target, headers, body, signal: abort.signal },
+      {
+        method: ctx.method,
+        path: ctx.target,
+        headers,
+        body,
+        signal: abort.signal,
+        onInterim: interimTo(ctx),
+      },
       idempotentMethods.has(ctx.method) && !hasBody,
     );
     this.upstream.observe(ctx, up.status, sentAt);
