@@ -192,6 +192,11 @@ const configSchema = obj({
     maxHeaders: withDefault(int(8, 1000), 100),
     maxBodyBytes: withDefault(size(0), 64 * 1024 ** 2),
     maxConnections: withDefault(int(1, 1_000_000), 10_000),
+    /**
+     * Check each connection's request framing byte by byte before Node's parser (framing.ts):
+     * chunk sizes and extensions. Costs CPU per request; false leaves them to llhttp alone.
+     */
+    checkFraming: withDefault(bool(), true),
   }),
   upstream: obj({
     connectTimeout: withDefault(duration(1), 5_000),

@@ -296,9 +296,16 @@ export class Pipeline {
       body = limitBody(req, this.config.server.maxBodyBytes);
     }
     // A client that leaves before the answer cancels the upstream request (a fill, in contrast,
-    // carries on for the cache).
+    // carries on for the cache). Its FIN before the answer counts as leaving here, as in Node's
+    // default: a half-closed client looks the same, but a pass holds an upstream request for
+    // this one client (the listener keeps half-closed connections open for hits and misses).
     const abort = new AbortController();
+    const fin = (): void => {
+      if (!ctx.res.headersSent) ctx.res.destroy();
+    };
+    req.socket.once('end', fin);
     ctx.onClose = () => {
+      req.socket.off('end', fin);
       if (!ctx.res.writableFinished) abort.abort();
     };
     const sentAt = performance.now();
