@@ -82,6 +82,21 @@ export const surrogateOnly: ReadonlySet<string> = new Set([
  */
 const answeredHere: ReadonlySet<string> = new Set(['expect']);
 
+/**
+ * Request fields that make many origins (and frameworks in front of them) serve another URL or
+ * act as another method, without being part of the URL the cache keys on: forwarded, a request
+ * for /page with X-Original-URL: /admin gets /admin stored as /page for every later client
+ * (docs/operations.md). Removed from requests unless the site allows one (sites[].allowOverrideField),
+ * which then becomes part of the cache key through Vary (UpstreamClient).
+ */
+export const overrideFields: ReadonlySet<string> = new Set([
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
+
 const forwardedFields: ReadonlySet<string> = new Set([
   'forwarded',
   'x-forwarded-for',
@@ -120,6 +135,8 @@ export interface ForwardingInfo {
   via: string;
   /** This node's entry in CDN-Loop (RFC 8586), added to what the request carried. */
   cdnLoop: string;
+  /** The one override field the site lets through (lowercase), if any; the others are removed. */
+  allowedOverride?: string;
 }
 
 /**
@@ -139,6 +156,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
     const name = raw[i].toLowerCase();
     if (hopByHop.has(name) || connection?.has(name) || answeredHere.has(name) || name === 'host') continue;
     if (!info.trustForwarded && forwardedFields.has(name)) continue;
+    if (overrideFields.has(name) && name !== info.allowedOverride) continue;
     const prev = out[name];
     // RFC 9110 §5.3: repeated fields combine with commas; Cookie uses "; " (RFC 6265 §5.4).
     out[name] = prev === undefined ? raw[i + 1] : `${prev}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
@@ -157,6 +175,17 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   // RFC 8586 §2: an intermediary adds its own entry and keeps those already present.
   out['cdn-loop'] = out['cdn-loop'] ? `${out['cdn-loop']}, ${info.cdnLoop}` : info.cdnLoop;
   return out;
+}
+
+/**
+ * Adds `name` to a response's Vary (unless it varies on everything already), so that the value
+ * of a request field the response depends on selects a stored variant (RFC 9110 §12.5.5).
+ */
+export function addVary(headers: HeaderMap, name: string): void {
+  const vary = joined(headers.vary);
+  if (vary === undefined || vary.trim() === '') headers.vary = name;
+  else if (!vary.split(',').some((v) => ['*', name].includes(v.trim().toLowerCase())))
+    headers.vary = `${vary}, ${name}`;
 }
 
 /** An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; origins expect a.b.c.d. */
