@@ -35,6 +35,19 @@ test('RFC 9111 §5.1: an invalid Age is ignored, and a list-valued Age uses its 
   assert.doesNotMatch(old.cacheStatus, /; hit; /);
 });
 
+test('RFC 9111 §1.2.2: an Age at or past 2^31 saturates, and the response is stale', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'cache-control': 'max-age=10000', age: req.url?.slice(1), 'content-length': 2 });
+    res.end('ok');
+  });
+  const edge = await startEdge(t, origin.url);
+  for (const age of ['2147483647', '2147483648', '2147483649']) {
+    await edge.get(`/${age}`);
+    assert.doesNotMatch((await edge.get(`/${age}`)).cacheStatus, /; hit; /, age);
+  }
+  assert.equal(origin.requests.length, 6);
+});
+
 test('RFC 9110 §5.6.7 and RFC 9111 §5.3: an Expires that is not a strict HTTP-date is already expired', async (t) => {
   const invalid = [
     'Thu, 18 Aug 2050 02:01:18 UTC',
@@ -91,6 +104,35 @@ test('RFC 9111 §5.2.2.7: a qualified private keeps only the listed fields out o
   // Unqualified, the whole response stays out.
   origin.handle(ok({ 'cache-control': 'private, max-age=3600' }));
   assert.match((await edge.get('/y')).cacheStatus, /detail=private/);
+});
+
+test('RFC 9213 §2.1: CDN-Cache-Control private, no-cache, no-store and an old Age govern Strata over Cache-Control', async (t) => {
+  const cases: Record<string, Record<string, string>> = {
+    '/private': { 'cdn-cache-control': 'private' },
+    '/no-cache': { 'cdn-cache-control': 'no-cache' },
+    '/no-store': { 'cdn-cache-control': 'no-store' },
+    '/zero': { 'cdn-cache-control': 'max-age=0' },
+    '/old': { 'cdn-cache-control': 'max-age=3600', age: '7200' },
+    '/unknown-type': { 'cdn-cache-control': 'max-age=10000, &&&&&', 'cache-control': 'no-store' },
+  };
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, {
+      'cache-control': 'max-age=10000',
+      expires: future,
+      date: new Date().toUTCString(),
+      ...cases[req.url ?? ''],
+      'content-length': 2,
+    });
+    res.end('ok');
+  });
+  const edge = await startEdge(t, origin.url);
+  for (const [path, fields] of Object.entries(cases)) {
+    const first = await edge.get(path);
+    // Passed downstream as received (RFC 9213 §3).
+    assert.equal(first.headers['cdn-cache-control'], fields['cdn-cache-control'], path);
+    assert.doesNotMatch((await edge.get(path)).cacheStatus, /; hit; /, path);
+  }
+  assert.equal(origin.requests.length, 2 * Object.keys(cases).length);
 });
 
 test('RFC 9213 §2.1: a CDN-Cache-Control member of the wrong type makes the whole field ignored', async (t) => {
