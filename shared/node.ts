@@ -82,7 +82,6 @@ export class StrataNode {
         metrics: this.metrics,
         retried: (kind) => upstreams.retries.inc({ kind }),
         log: this.log,
-        clock,
       }),
       ready: () => this.admin.ready,
       clock,

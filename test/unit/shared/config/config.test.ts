@@ -318,3 +318,49 @@ test('loadConfig throws CONFIG_INVALID listing every problem with its path', asy
   assert.equal(missing.code, 'CONFIG_INVALID');
   assert.match(missing.message, /ENOENT/);
 });
+
+test('shields: URLs are checked, each listed once, per site too', () => {
+  const problems = problemsOf({
+    ...minimal,
+    shields: [{ url: 'http://10.0.0.7:8080' }, { url: 'http://10.0.0.7:8080/' }, { url: 'ftp://x' }],
+    sites: [{ ...minimal.sites[0], shields: [{ url: 'http://a:1' }, { url: 'http://a:1' }] }],
+    shieldFallback: 'origin',
+  });
+  hasProblem(problems, 'shields[1].url', /listed twice/);
+  hasProblem(problems, 'shields[2].url', /http/);
+  hasProblem(problems, 'sites[0].shields[1].url', /listed twice/);
+  hasProblem(problems, 'shieldFallback', /direct.*fail/);
+});
+
+test('proxy.trustedProxies takes addresses and CIDR blocks, and names a bad entry', () => {
+  const { config } = validateConfig({
+    ...minimal,
+    proxy: { trustedProxies: ['10.0.0.0/8', '::1', 'fd00::/8'] },
+  });
+  assert.deepEqual(config?.proxy.trustedProxies, ['10.0.0.0/8', '::1', 'fd00::/8']);
+  const problems = problemsOf({
+    ...minimal,
+    proxy: { trustedProxies: ['10.0.0.0/33', '1.2.3', 'fd00::/129'] },
+  });
+  hasProblem(problems, 'proxy.trustedProxies[0]', /too long for IPv4/);
+  hasProblem(problems, 'proxy.trustedProxies[1]', /not an IP address/);
+  hasProblem(problems, 'proxy.trustedProxies[2]', /too long for IPv6/);
+});
+
+test('upstream.attempts and upstream.health have defaults and bounds', () => {
+  const { config } = validateConfig(minimal);
+  assert.equal(config?.upstream.attempts, 3);
+  assert.deepEqual(config?.upstream.health, {
+    failures: 1,
+    openFor: 10_000,
+    probeInterval: 2000,
+    probeTimeout: 1000,
+  });
+  const problems = problemsOf({
+    ...minimal,
+    upstream: { attempts: 0, health: { failures: 0, openFor: '1ms' } },
+  });
+  hasProblem(problems, 'upstream.attempts', /1/);
+  hasProblem(problems, 'upstream.health.failures', /1/);
+  hasProblem(problems, 'upstream.health.openFor', /100ms|at least/);
+});
