@@ -21,7 +21,7 @@ Commands:
   edge --config FILE       run an edge node (faces clients)
   shield --config FILE     run an origin shield node (faces edges, protects origins)
   config check FILE        validate a config file; print every problem with its key path
-  demo                     run a demo origin and an edge in front of it (what npm start runs)
+  demo                     run a demo region: an origin, a shield and two edges (npm start)
   demo-origin              run only the demo origin, for an edge started on its own
 
 Options:
@@ -49,15 +49,19 @@ Options:
 
 Validates FILE strictly. Exit 0 when valid; otherwise prints every problem
 as "FILE: key.path: message" and exits 1.`,
-  demo: `Usage: strata demo [--port N] [--admin-port N] [--origin-port N]
+  demo: `Usage: strata demo [--port N] [--admin-port N] [--shield-port N] [--origin-port N]
 
-Starts a small demo origin (cacheable, uncacheable, slow, large, Vary and tagged routes)
-and an edge in front of it, then prints URLs and curl lines to try.
+Starts one region on this machine: a small demo origin (cacheable, uncacheable, slow,
+large, Vary and tagged routes), an origin shield in front of it and two edges that fetch
+their misses from the shield, then prints which is which and curl lines to try.
 
 Options:
-  --port N                 edge HTTP port (default 8080)
-  --admin-port N           admin port (default 9090)
+  --port N                 first edge's HTTP port; the second edge takes N+1 (default 8080)
+  --admin-port N           first edge's admin port; the second edge and the shield take
+                           N+1 and N+2 (default 9090)
+  --shield-port N          shield's HTTP port (default 8090)
   --origin-port N          demo origin port (default 3000)
+                           0 for any option: pick free ports (they are printed)
   -h, --help               show this help`,
   'demo-origin': `Usage: strata demo-origin [--listen HOST:PORT]
 
@@ -180,11 +184,16 @@ async function checkConfig(args: string[]): Promise<number> {
 async function demo(args: string[]): Promise<number> {
   const values = parseOptions(
     args,
-    { port: { type: 'string' }, 'admin-port': { type: 'string' }, 'origin-port': { type: 'string' } },
+    {
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'shield-port': { type: 'string' },
+      'origin-port': { type: 'string' },
+    },
     usage.demo,
   );
   if (!values) return 2;
-  const ports = { port: 8080, 'admin-port': 9090, 'origin-port': 3000 };
+  const ports = { port: 8080, 'admin-port': 9090, 'shield-port': 8090, 'origin-port': 3000 };
   for (const name of Object.keys(ports) as (keyof typeof ports)[]) {
     const value = values[name];
     if (value === undefined) continue;
@@ -198,6 +207,7 @@ async function demo(args: string[]): Promise<number> {
   const stop = await runDemo({
     port: ports.port,
     adminPort: ports['admin-port'],
+    shieldPort: ports['shield-port'],
     originPort: ports['origin-port'],
   });
   await untilSignal();

@@ -41,7 +41,7 @@ export type Decision =
   | { action: 'lookup' }
   | { action: 'pass'; fwd: Forward }
   | { action: 'respond'; error: StrataError }
-  | { action: 'synth'; status: number; body: string };
+  | { action: 'synth'; status: number; body: string; probe?: true };
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -63,8 +63,8 @@ export interface PipelineOptions {
 const lookupDecision: Decision = { action: 'lookup' };
 const passMethod: Decision = { action: 'pass', fwd: 'method' };
 const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
-const healthy: Decision = { action: 'synth', status: 200, body: 'ok\n' };
-const unhealthy: Decision = { action: 'synth', status: 503, body: 'not ready\n' };
+const healthy: Decision = { action: 'synth', status: 200, body: 'ok\n', probe: true };
+const unhealthy: Decision = { action: 'synth', status: 503, body: 'not ready\n', probe: true };
 
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -145,6 +145,9 @@ export class Pipeline {
           break;
         case 'synth':
           this.synth(ctx, decision.status, decision.body);
+          // Health probes (every edge, every probeInterval) are not client traffic: kept out
+          // of the access log and the request metrics, as the admin /healthz is.
+          if (decision.probe) return;
       }
     } catch (err) {
       this.respondError(ctx, StrataError.from(err));
