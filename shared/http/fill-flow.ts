@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Fill, type FillConsumer, type FillHead, type FillRegistry } from '../cache/fill.js';
 import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
-import type { CacheOutcome } from '../cache/outcome.js';
+import type { Detail } from '../cache/outcome.js';
 import {
   currentAge,
   noRequestDirectives,
@@ -86,15 +86,14 @@ export class FillFlow {
   /** Made once (not a closure per hit): a stored body found damaged before sending becomes a miss. */
   private readonly unreadable = (ctx: RequestContext, err: StrataError): void => {
     this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'stored body unreadable, fetching again');
-    ctx.outcome = { hit: false, fwd: 'uri-miss' };
+    ctx.outcome.refetch();
     this.miss(ctx, undefined);
   };
 
   /** Phase miss: joins the fill in progress for the key, or starts one. */
   miss(ctx: RequestContext, stale: CachedObject | undefined): void {
     if (this.fills.isPass(ctx.key)) {
-      ctx.outcome.fwd = 'bypass';
-      ctx.outcome.detail = 'hit-for-pass';
+      ctx.outcome.pass('bypass', 'hit-for-pass');
       return this.options.run(ctx, this.fetch(ctx, new Fill(ctx.key), stale, ctx));
     }
     const existing = this.fills.get(ctx.key);
@@ -104,7 +103,7 @@ export class FillFlow {
 
   /** A collapsed request: waits for another request's fill and streams from it. */
   private async join(ctx: RequestContext, fill: Fill, stale: CachedObject | undefined): Promise<void> {
-    ctx.outcome.collapsed = true;
+    ctx.outcome.collapse();
     this.metrics.collapsed.inc();
     let head: FillHead;
     try {
@@ -112,29 +111,25 @@ export class FillFlow {
     } catch (err) {
       // The fill failed: this request may still have a stale object it is allowed to use.
       if (!stale || !this.staleOnError(ctx, stale, ctx.reqCc, this.clock())) throw err;
-      ctx.outcome.hit = true;
-      ctx.outcome.detail = 'stale-if-error';
+      ctx.outcome.settled('stale-if-error', 0);
       return this.serve(ctx, stale, currentAge(stale.meta, this.clock()));
     }
     // A fill answers for one variant; a request for another goes upstream on its own.
     const meta = head.kind === 'object' ? head.object.meta : head.meta;
     if (!meta || (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant)) {
-      ctx.outcome.collapsed = false;
+      ctx.outcome.ownFetch();
       return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
     }
     if (head.kind === 'object') {
-      ctx.outcome.fwdStatus = head.status || undefined;
-      ctx.outcome.detail = head.how;
-      ctx.outcome.hit = head.how === 'stale-if-error';
+      ctx.outcome.settled(head.how, head.status);
       return this.serve(ctx, head.object, currentAge(head.object.meta, this.clock()));
     }
     // Found too large to store after all: this request goes upstream on its own.
     if (!fill.joinable) {
-      ctx.outcome.collapsed = false;
+      ctx.outcome.ownFetch();
       return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
     }
-    ctx.outcome.fwdStatus = head.status;
-    ctx.outcome.stored = true;
+    ctx.outcome.answered(head.status, true);
     ctx.upstreamMs = head.upstreamMs;
     this.attach(ctx, fill, this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta), false);
   }
@@ -238,9 +233,7 @@ export class FillFlow {
       upstreamMs,
     });
     if (client) {
-      client.outcome.fwdStatus = up.status;
-      client.outcome.stored = meta !== undefined;
-      if (reason) client.outcome.detail ??= reason;
+      client.outcome.answered(up.status, meta !== undefined, reason);
       this.attach(
         client,
         fill,
@@ -347,7 +340,7 @@ export class FillFlow {
   }
 
   /** Records why a response is not stored; the key skips collapsing for a while. */
-  private notCacheable(fill: Fill, reason: NonNullable<CacheOutcome['detail']>): void {
+  private notCacheable(fill: Fill, reason: Detail): void {
     this.metrics.notStored.inc({ reason });
     // Only the response makes a URL uncacheable; one request's own headers (no-store,
     // Authorization) or a full fill budget must not switch collapsing off for everyone.
@@ -366,9 +359,7 @@ export class FillFlow {
     this.fills.release(fill);
     fill.setHead(head);
     if (!client) return;
-    client.outcome.fwdStatus = head.status || undefined;
-    client.outcome.detail = head.how;
-    client.outcome.hit = head.how === 'stale-if-error';
+    client.outcome.settled(head.how, head.status);
     client.upstreamMs = head.upstreamMs;
     this.serve(client, head.object, currentAge(head.object.meta, this.clock()));
   }

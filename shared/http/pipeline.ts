@@ -12,7 +12,7 @@ import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
 import { maxStorableBytes } from '../cache/build-store.js';
 import { FillRegistry } from '../cache/fill.js';
-import { cacheStatus, outcomeLabel, type Forward } from '../cache/outcome.js';
+import { Outcome, cacheStatus, type Forward } from '../cache/outcome.js';
 import {
   currentAge,
   noRequestDirectives,
@@ -138,7 +138,8 @@ export class Pipeline {
           this.lookup(ctx);
           break;
         case 'pass':
-          this.run(ctx, this.pass(ctx, decision.fwd));
+          ctx.outcome.pass(decision.fwd);
+          this.run(ctx, this.pass(ctx));
           break;
         case 'respond':
           this.respondError(ctx, decision.error);
@@ -178,7 +179,7 @@ export class Pipeline {
       target: '',
       key: '',
       reqCc: noRequestDirectives,
-      outcome: { hit: false },
+      outcome: new Outcome(),
       bytes: 0,
     };
   }
@@ -261,30 +262,29 @@ export class Pipeline {
       const age = currentAge(object.meta, this.clock());
       const use = reuse(object.meta, reqCc, age, ctx.site.config.staleWhileRevalidate / 1000);
       if (use !== 'revalidate') {
-        ctx.outcome.hit = true;
         if (use === 'stale-while-revalidate') {
-          ctx.outcome.detail = 'stale-while-revalidate';
+          ctx.outcome.staleWhileRevalidate();
           this.flow.revalidateInBackground(ctx, object);
-        }
+        } else ctx.outcome.hitFresh();
         this.flow.serve(ctx, object, age);
         return;
       }
       if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
-      ctx.outcome.fwd =
-        reqCc.noCache || reqCc.maxAgeSec !== undefined || reqCc.minFreshSec ? 'request' : 'stale';
+      ctx.outcome.forward(
+        reqCc.noCache || reqCc.maxAgeSec !== undefined || reqCc.minFreshSec ? 'request' : 'stale',
+      );
       return this.flow.miss(ctx, object);
     }
     // RFC 9111 §5.2.1.7 only-if-cached: respond with a stored response or 504.
     if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
-    ctx.outcome.fwd = variants ? 'vary-miss' : 'uri-miss';
+    ctx.outcome.forward(variants ? 'vary-miss' : 'uri-miss');
     // A range of an object not stored goes upstream as it is; the partial response is not stored.
-    if (ctx.req.headers.range !== undefined) return this.run(ctx, this.pass(ctx, ctx.outcome.fwd));
+    if (ctx.req.headers.range !== undefined) return this.run(ctx, this.pass(ctx));
     this.flow.miss(ctx, undefined);
   }
 
   /** Phase pass: forwards the request as it is (with its body) and streams the answer back. */
-  private async pass(ctx: RequestContext, fwd: Forward): Promise<void> {
-    ctx.outcome.fwd = fwd;
+  private async pass(ctx: RequestContext): Promise<void> {
     const { req } = ctx;
     const headers = this.upstream.headers(ctx);
     const hasBody =
@@ -308,7 +308,7 @@ export class Pipeline {
       idempotentMethods.has(ctx.method) && !hasBody,
     );
     this.upstream.observe(ctx, up.status, sentAt);
-    ctx.outcome.fwdStatus = up.status;
+    ctx.outcome.answered(up.status, false);
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
     if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
@@ -367,8 +367,7 @@ export class Pipeline {
     // and the detail (origin addresses, library messages) stays in the log.
     const message = err.source === 'downstream' ? err.message : catalog[err.code].message;
     const body = `${err.status} ${message}\nrequest id: ${ctx.id}\n`;
-    ctx.outcome.fwd ??= 'bypass';
-    ctx.outcome.detail = undefined;
+    ctx.outcome.madeHere();
     const headers = this.madeHere(ctx, body);
     // Which failure this was, for the tier below (an edge tells a shield's own faults from its
     // origin's by it) and for operators.
@@ -379,7 +378,7 @@ export class Pipeline {
 
   /** Answers with a response made here (the health path). */
   private synth(ctx: RequestContext, status: number, body: string): void {
-    ctx.outcome.fwd = 'bypass';
+    ctx.outcome.madeHere();
     ctx.res.writeHead(status, this.madeHere(ctx, body));
     ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
   }
@@ -403,7 +402,7 @@ export class Pipeline {
   private finish(ctx: RequestContext): void {
     // A client that left before any response is counted as 499 (nginx's "client closed request").
     const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
-    const label = outcomeLabel(ctx.outcome);
+    const label = ctx.outcome.label;
     this.metrics.countRequest(label, status, ctx.bytes);
     this.accessLog?.record(ctx, status, label);
   }
