@@ -84,6 +84,7 @@ export class StrataNode {
         log: this.log,
       }),
       ready: () => this.admin.ready,
+      filters: this.role.filters?.(config),
       clock,
       accessLog: this.accessLog,
     });

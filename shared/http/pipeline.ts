@@ -1,5 +1,6 @@
 // The proxy pipeline, used by every role. Phases run in order and each ends by naming the next
-// action (a Decision): route -> recv -> lookup (hit | stale | miss) -> fetch -> deliver.
+// action (a Decision, phases.ts): route -> filter -> recv -> lookup (hit | stale | miss) -> fetch
+// -> deliver.
 // Misses and fills are FillFlow's (fill-flow.ts); talking to origins is UpstreamClient's.
 // Errors from any phase end in respondError(), the one place a status is chosen for a failure.
 
@@ -12,7 +13,7 @@ import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
 import { maxStorableBytes } from '../cache/build-store.js';
 import { FillRegistry } from '../cache/fill.js';
-import { Outcome, cacheStatus, type Forward } from '../cache/outcome.js';
+import { Outcome, cacheStatus } from '../cache/outcome.js';
 import {
   currentAge,
   noRequestDirectives,
@@ -31,17 +32,16 @@ import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 import { healthPath } from './upstreams.js';
+import {
+  healthy,
+  lookupDecision,
+  passBypass,
+  passMethod,
+  unhealthy,
+  type Decision,
+  type RequestFilter,
+} from './phases.js';
 import { HopTrust } from './trust.js';
-
-/**
- * What a phase decided to do next: look the request up in the cache, pass it upstream as it
- * is, answer it with an error, or answer it with a response made here (synth).
- */
-export type Decision =
-  | { action: 'lookup' }
-  | { action: 'pass'; fwd: Forward }
-  | { action: 'respond'; error: StrataError }
-  | { action: 'synth'; status: number; body: string; probe?: true };
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -53,18 +53,13 @@ export interface PipelineOptions {
   upstream: UpstreamClient;
   /** Whether the node is ready (the health answer on the proxy listener). */
   ready: () => boolean;
+  /** Checks after route and before recv, in order (phases.ts); default none. */
+  filters?: readonly RequestFilter[];
   /** Injectable clock (ms since epoch) for tests; default Date.now. */
   clock?: () => number;
   /** Where one line per request goes; absent when the access log is off. */
   accessLog?: AccessLog;
 }
-
-// Decisions without data are shared constants: the hit path allocates none.
-const lookupDecision: Decision = { action: 'lookup' };
-const passMethod: Decision = { action: 'pass', fwd: 'method' };
-const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
-const healthy: Decision = { action: 'synth', status: 200, body: 'ok\n', probe: true };
-const unhealthy: Decision = { action: 'synth', status: 503, body: 'not ready\n', probe: true };
 
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -77,6 +72,7 @@ export class Pipeline {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly ready: () => boolean;
+  private readonly filters: readonly RequestFilter[];
   private readonly clock: () => number;
   private readonly nodeId: string;
   private readonly via: string;
@@ -99,6 +95,7 @@ export class Pipeline {
     this.log = options.log;
     this.metrics = options.metrics;
     this.ready = options.ready;
+    this.filters = options.filters ?? [];
     this.clock = options.clock ?? Date.now;
     this.trust = new HopTrust(options.config.proxy);
     this.nodeId = options.config.node.id;
@@ -132,7 +129,7 @@ export class Pipeline {
   handle = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo): void => {
     const ctx = this.context(req, res, listener);
     try {
-      const decision = this.route(ctx) ?? this.recv(ctx);
+      const decision = this.route(ctx) ?? this.filter(ctx) ?? this.recv(ctx);
       switch (decision.action) {
         case 'lookup':
           this.lookup(ctx);
@@ -226,6 +223,15 @@ export class Pipeline {
       return { action: 'respond', error: new StrataError(absolute ? 'PROXY_REFUSED' : 'SITE_UNKNOWN') };
     ctx.site = site;
     ctx.key = site.key(ctx.scheme, host, target);
+    return undefined;
+  }
+
+  /** Phase filter: the first request filter with a decision ends the chain. */
+  private filter(ctx: RequestContext): Decision | undefined {
+    for (let i = 0; i < this.filters.length; i++) {
+      const decision = this.filters[i].onRequest(ctx);
+      if (decision) return decision;
+    }
     return undefined;
   }
 
