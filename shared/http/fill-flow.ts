@@ -143,7 +143,8 @@ export class FillFlow {
   }
 
   /**
-   * Phase fetch: one upstream GET for a fill, conditional when a stale object is given.
+   * Phase fetch: one upstream GET for a fill, conditional when a stale object is given; ends in
+   * a stored object (304, stale-if-error) or a response streamed to the fill's clients.
    * `client` is the request that started it (undefined for background revalidation).
    */
   private async fetch(
@@ -154,29 +155,79 @@ export class FillFlow {
   ): Promise<void> {
     // A background revalidation is shared: one client's directives must not shape it.
     const reqCc = client ? ctx.reqCc : noRequestDirectives;
-    const headers = this.fillHeaders(ctx, stale);
     const requestTimeMs = this.clock();
     const sentAt = performance.now();
-    let up: UpstreamResponse;
+    const up = await this.send(ctx, fill, stale, reqCc, client);
+    if (!up) return;
+    const times = { requestTimeMs, responseTimeMs: this.clock() };
+    const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
+    if (stale && this.answeredFromStale(ctx, fill, stale, up, { reqCc, upstreamMs, ...times }, client))
+      return;
+    const { meta, reason } = this.storable(ctx, up, reqCc, times);
+    if (reason) this.notCacheable(fill, reason);
+    else this.fills.clearPass(ctx.key);
+    const clientHeaders = clientResponseHeaders(up.headers);
+    fill.setHead({ kind: 'stream', status: up.status, headers: clientHeaders, meta, upstreamMs });
+    if (client) {
+      client.outcome.answered(up.status, meta !== undefined, reason);
+      const consumer = this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta);
+      this.attach(client, fill, consumer, true);
+    }
+    await this.fillBody(ctx, fill, up, meta);
+  }
+
+  /**
+   * Sends a fill's request. When it fails: settles the fill with `stale` where stale-if-error
+   * allows (undefined is returned), else fails the fill and throws.
+   */
+  private async send(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject | undefined,
+    reqCc: RequestDirectives,
+    client: RequestContext | undefined,
+  ): Promise<UpstreamResponse | undefined> {
     try {
-      up = await this.upstream.send(ctx, { method: 'GET', path: ctx.target, headers }, true);
+      return await this.upstream.send(
+        ctx,
+        { method: 'GET', path: ctx.target, headers: this.fillHeaders(ctx, stale) },
+        true,
+      );
     } catch (e) {
       const err = StrataError.from(e);
       if (stale && this.staleOnError(ctx, stale, reqCc, this.clock())) {
-        this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'origin failed, serving stale');
-        return this.settle(
-          fill,
-          { kind: 'object', object: stale, how: 'stale-if-error', status: 0, upstreamMs: 0 },
-          client,
-        );
+        this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'upstream failed, serving stale');
+        const head = {
+          kind: 'object',
+          object: stale,
+          how: 'stale-if-error',
+          status: 0,
+          upstreamMs: 0,
+        } as const;
+        this.settle(fill, head, client);
+        return undefined;
       }
       this.fills.release(fill);
       fill.fail(err);
       throw err;
     }
-    const responseTimeMs = this.clock();
-    const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
-    if (stale && up.status === 304) {
+  }
+
+  /**
+   * A revalidation's answer that settles the fill with the stored object: a 304 refreshes it
+   * (RFC 9111 §4.3.4), a 5xx leaves it served stale where stale-if-error allows. Returns whether
+   * it did; otherwise the response replaces the stored object.
+   */
+  private answeredFromStale(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject,
+    up: UpstreamResponse,
+    exchange: { reqCc: RequestDirectives; upstreamMs: number; requestTimeMs: number; responseTimeMs: number },
+    client: RequestContext | undefined,
+  ): boolean {
+    const { upstreamMs, requestTimeMs, responseTimeMs } = exchange;
+    if (up.status === 304) {
       up.body.discard();
       const object = refreshObject(
         stale,
@@ -186,20 +237,35 @@ export class FillFlow {
       this.store
         .updateMeta(object.meta)
         .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store update failed'));
-      return this.settle(
-        fill,
-        { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs },
-        client,
-      );
+      this.settle(fill, { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs }, client);
+      return true;
     }
-    if (stale && up.status >= 500 && this.staleOnError(ctx, stale, reqCc, responseTimeMs)) {
+    if (up.status >= 500 && this.staleOnError(ctx, stale, exchange.reqCc, responseTimeMs)) {
       up.body.discard();
-      return this.settle(
-        fill,
-        { kind: 'object', object: stale, how: 'stale-if-error', status: up.status, upstreamMs },
-        client,
-      );
+      const head = {
+        kind: 'object',
+        object: stale,
+        how: 'stale-if-error',
+        status: up.status,
+        upstreamMs,
+      } as const;
+      this.settle(fill, head, client);
+      return true;
     }
+    return false;
+  }
+
+  /**
+   * Whether a response is stored (its meta) and if not, why. A body announced larger than what
+   * the fill budget has left is not stored (and the client is told so), rather than given up on
+   * mid-way.
+   */
+  private storable(
+    ctx: RequestContext,
+    up: UpstreamResponse,
+    reqCc: RequestDirectives,
+    times: { requestTimeMs: number; responseTimeMs: number },
+  ): { meta?: ObjectMeta; reason?: Detail } {
     const described = describeResponse(
       {
         key: ctx.key,
@@ -207,41 +273,15 @@ export class FillFlow {
         requestNoStore: reqCc.noStore,
         status: up.status,
         headers: up.headers,
-        requestTimeMs,
-        responseTimeMs,
+        ...times,
       },
       this.policy,
       this.maxStorableBytes,
     );
-    let meta = described.meta;
-    let reason = described.reason;
-    // A body announced larger than what the fill budget has left is not stored (and the client
-    // is told so), rather than given up on mid-way.
     const length = Number(firstValue(up.headers['content-length']));
-    if (meta && length > this.options.maxFillBytes - this.fillBytes) {
-      meta = undefined;
-      reason = 'fill-budget';
-    }
-    if (reason) this.notCacheable(fill, reason);
-    else this.fills.clearPass(ctx.key);
-    const clientHeaders = clientResponseHeaders(up.headers);
-    fill.setHead({
-      kind: 'stream',
-      status: up.status,
-      headers: clientHeaders,
-      meta,
-      upstreamMs,
-    });
-    if (client) {
-      client.outcome.answered(up.status, meta !== undefined, reason);
-      this.attach(
-        client,
-        fill,
-        this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta),
-        true,
-      );
-    }
-    await this.fillBody(ctx, fill, up, meta);
+    if (described.meta && length > this.options.maxFillBytes - this.fillBytes)
+      return { meta: undefined, reason: 'fill-budget' };
+    return described;
   }
 
   /** The upstream request headers of a fill: conditional when revalidating `stale`. */
