@@ -3,7 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { loadConfig, parseConfigText } from '../config/config.js';
+import { configJsonSchema, loadConfig, parseConfigText } from '../config/config.js';
 import type { Problem } from '../config/schema.js';
 import { StrataError } from '../errors.js';
 import { authority, parseHostPort } from '../http/listen.js';
@@ -21,6 +21,7 @@ Commands:
   edge --config FILE       run an edge node (faces clients)
   shield --config FILE     run an origin shield node (faces edges, protects origins)
   config check FILE        validate a config file; print every problem with its key path
+  config schema            print the config's JSON Schema (for editors)
   demo                     run a demo region: an origin, a shield and two edges (npm start)
   demo-origin              run only the demo origin, for an edge started on its own
 
@@ -46,9 +47,11 @@ Options:
   -c, --config FILE        YAML config (see docs/configuration.md)
   -h, --help               show this help`,
   config: `Usage: strata config check FILE
+       strata config schema
 
-Validates FILE strictly. Exit 0 when valid; otherwise prints every problem
-as "FILE: key.path: message" and exits 1.`,
+check validates FILE strictly. Exit 0 when valid; otherwise prints every problem
+as "FILE: key.path: message" and exits 1.
+schema prints the JSON Schema of the config file on stdout, for YAML editors.`,
   demo: `Usage: strata demo [--port N] [--admin-port N] [--shield-port N] [--origin-port N]
 
 Starts one region on this machine: a small demo origin (cacheable, uncacheable, slow,
@@ -161,6 +164,10 @@ function parseOptions(
 
 async function checkConfig(args: string[]): Promise<number> {
   const [sub, file, ...extra] = args;
+  if (sub === 'schema' && file === undefined) {
+    console.log(JSON.stringify(configJsonSchema(), null, 2));
+    return 0;
+  }
   if (sub !== 'check' || !file || extra.length > 0) {
     console.error(usage.config);
     return 2;

@@ -21,6 +21,7 @@ import {
   str,
   withDefault,
   type Infer,
+  type JsonSchema,
   type Problem,
 } from './schema.js';
 
@@ -305,6 +306,17 @@ function checkShieldsUnique(shields: ShieldConfig[] | undefined, path: string, p
       problems.push({ path: `${path}[${i}].url`, message: `shield ${s.url} is listed twice` });
     seen.add(url);
   });
+}
+
+/** The JSON Schema of a config file (draft 2020-12), for editors: strata config schema. */
+export function configJsonSchema(): JsonSchema {
+  return {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    title: 'Strata node config',
+    description:
+      'The config of strata edge and strata shield; every key is documented in docs/configuration.md.',
+    ...checkedConfig.json,
+  };
 }
 
 /** Validates a parsed document; returns every problem rather than the first. */
