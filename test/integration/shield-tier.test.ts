@@ -286,3 +286,35 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+test('an edge revalidating its stale copy gets 304 from the shield, which revalidated with the origin', async (t) => {
+  const tier = await startTier(t, { edges: 1 });
+  // Date from the test's clock, or the tiers would see the origin's answers as old.
+  tier.origin.handle((req, res) => {
+    const headers = {
+      'cache-control': 'max-age=60',
+      etag: '"v1"',
+      date: new Date(tier.clock.now()).toUTCString(),
+    };
+    if (req.headers['if-none-match'] === '"v1"') res.writeHead(304, headers).end();
+    else res.writeHead(200, headers).end('version 1');
+  });
+  const edge = tier.edges[0];
+  assert.equal((await edge.get('/doc', host)).body, 'version 1');
+  tier.clock.advance(61);
+  // Stale at both tiers: the edge asks the shield with its validator, the shield asks the origin.
+  const res = await edge.get('/doc', host);
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'version 1');
+  assert.match(res.cacheStatus, /^edge-1; fwd=stale; fwd-status=304; ttl=60; detail=revalidated$/);
+  assert.equal(tier.origin.requests.length, 2);
+  assert.equal(tier.origin.requests[1].headers['if-none-match'], '"v1"');
+  const shieldMetrics = (await Promise.all(tier.shields.map((s) => s.metrics()))).join('\n');
+  assert.equal(
+    metricSum(shieldMetrics, 'strata_requests_total', { outcome: 'revalidated', status: '304' }),
+    1,
+  );
+  // Fresh again at the edge: a hit, no request upstream.
+  assert.match((await edge.get('/doc', host)).cacheStatus, /^edge-1; hit/);
+  assert.equal(tier.origin.requests.length, 2);
+});
