@@ -3,7 +3,18 @@
 
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { configJsonSchema, loadConfig, parseConfigText } from '../config/config.js';
+import cluster from 'node:cluster';
+import {
+  configError,
+  configJsonSchema,
+  loadConfig,
+  parseConfigText,
+  type StrataConfig,
+} from '../config/config.js';
+import { createLogging } from '../log.js';
+import { Supervisor } from '../cluster/supervisor.js';
+import { runWorker } from '../cluster/worker.js';
+import { workerCount } from '../cluster/worker-config.js';
 import type { Problem } from '../config/schema.js';
 import { StrataError } from '../errors.js';
 import { authority, parseHostPort } from '../http/listen.js';
@@ -121,18 +132,49 @@ async function runNode(role: NodeRole, args: string[]): Promise<number> {
     console.error(`strata ${name}: --config FILE is required\n\n${usage[name]}`);
     return 2;
   }
-  let node;
+  // A worker process of a primary started below (cluster.fork runs this command again).
+  if (cluster.isWorker) return runWorker(role);
+  let config;
   try {
-    node = new StrataNode(await loadConfig(values.config), { role });
+    config = await loadConfig(values.config);
+    const problems = role.problems(config);
+    if (problems.length > 0) throw configError(`the ${name} config`, problems);
   } catch (err) {
     printConfigError(values.config, err);
     return 1;
   }
-  const config = node.config;
+  if (workerCount(config) > 1) return runPrimary(role, values.config, config);
+  const node = new StrataNode(config, { role });
   await node.start();
   const signal = await untilSignal();
   node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${name} stopping`);
   await node.stop();
+  return 0;
+}
+
+/** A node with workers > 1: this process supervises them; SIGHUP reloads the config file. */
+async function runPrimary(role: NodeRole, file: string, config: StrataConfig): Promise<number> {
+  const { log, writer } = createLogging({ level: config.log.level, node: config.node.id });
+  const supervisor = new Supervisor({ role, configFile: file, config, log });
+  const started = await supervisor.start();
+  log.info(
+    {
+      http: config.listen.http,
+      httpPort: started.httpPort,
+      admin: config.listen.admin,
+      adminPort: started.adminPort,
+      workers: started.workers,
+    },
+    `${role.name} started`,
+  );
+  const reload = () => void supervisor.reload();
+  process.on('SIGHUP', reload);
+  const signal = await untilSignal();
+  process.off('SIGHUP', reload);
+  log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${role.name} stopping`);
+  await supervisor.stop();
+  log.info(`${role.name} stopped`);
+  await writer.close();
   return 0;
 }
 

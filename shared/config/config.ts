@@ -5,7 +5,17 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import { StrataError } from '../errors.js';
-import { deepFreeze, obj, withDefault, type Infer, type JsonSchema, type Problem } from './schema.js';
+import {
+  deepFreeze,
+  intOrAuto,
+  join,
+  obj,
+  refine,
+  withDefault,
+  type Infer,
+  type JsonSchema,
+  type Problem,
+} from './schema.js';
 import { cacheSection } from './sections/cache.js';
 import { listenSection, logSection, nodeSection, shutdownSection } from './sections/node.js';
 import { proxySection } from './sections/proxy.js';
@@ -21,6 +31,11 @@ export type { SiteConfig } from './sections/sites.js';
 const configSchema = obj({
   node: nodeSection,
   listen: listenSection,
+  /**
+   * Worker processes serving listen.http (auto: one per core). 1 runs the node in one process;
+   * with more, a primary process supervises them and serves the admin listener.
+   */
+  workers: withDefault(intOrAuto(1, 256), 1),
   sites: sitesSection,
   /** Origin shields edges fetch misses from, chosen per cache key by rendezvous hashing. */
   shields: withDefault(shieldList, []),
@@ -33,6 +48,17 @@ const configSchema = obj({
   shutdown: shutdownSection,
 });
 
+/** Rules across sections. Runs on a partial config when other problems were found (see refine). */
+const checkedConfig = refine(configSchema, (config, path, problems) => {
+  if (config.cache?.disk && config.workers !== undefined && config.workers !== 1)
+    problems.push({
+      path: join(path, 'workers'),
+      message:
+        'must be 1 with cache.disk: one process owns the LevelDB database, and a disk tier shared by workers is not supported yet',
+    });
+  return config;
+});
+
 export type StrataConfig = Infer<typeof configSchema>;
 
 /** The JSON Schema of a config file (draft 2020-12), for editors: strata config schema. */
@@ -42,14 +68,14 @@ export function configJsonSchema(): JsonSchema {
     title: 'Strata node config',
     description:
       'The config of strata edge and strata shield; every key is documented in docs/configuration.md.',
-    ...configSchema.json,
+    ...checkedConfig.json,
   };
 }
 
 /** Validates a parsed document; returns every problem rather than the first. */
 export function validateConfig(input: unknown): { config?: StrataConfig; problems: Problem[] } {
   const problems: Problem[] = [];
-  const config = configSchema.check(input, '', problems);
+  const config = checkedConfig.check(input, '', problems);
   return problems.length > 0 ? { problems } : { config: deepFreeze(config), problems };
 }
 

@@ -106,6 +106,17 @@ export const oneOf = <T extends string>(...values: T[]): Node<T> =>
       : fail(problems, path, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`),
   );
 
+/** An integer from `min` to `max`, or the word `auto` (whose meaning the caller decides). */
+export const intOrAuto = (min: number, max: number): Node<number | 'auto'> =>
+  node(
+    `auto or an integer from ${min} to ${max}`,
+    { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: min, maximum: max }] },
+    (v, path, problems) =>
+      v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)
+        ? v
+        : fail(problems, path, `expected auto or an integer from ${min} to ${max}, got ${JSON.stringify(v)}`),
+  );
+
 /** A size in bytes: a number or a string such as "256MiB", "10 MB", "512KiB". */
 export const size = (min = 0): Node<number> =>
   node(

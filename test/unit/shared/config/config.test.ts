@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig, parseConfigText, validateConfig } from '../../../../shared/config/config.js';
 import { StrataError } from '../../../../shared/errors.js';
 import type { Problem } from '../../../../shared/config/schema.js';
+import { workerConfig } from '../../../../shared/cluster/worker-config.js';
 
 const minimal = { sites: [{ hosts: ['example.test'], origins: ['http://127.0.0.1:3000'] }] };
 
@@ -363,4 +364,28 @@ test('upstream.attempts and upstream.health have defaults and bounds', () => {
   hasProblem(problems, 'upstream.attempts', /1/);
   hasProblem(problems, 'upstream.health.failures', /1/);
   hasProblem(problems, 'upstream.health.openFor', /100ms|at least/);
+});
+
+test('workers: auto or 1 to 256; more than 1 is refused with a disk tier', () => {
+  assert.equal(validateConfig(minimal).config?.workers, 1);
+  assert.equal(validateConfig({ ...minimal, workers: 'auto' }).config?.workers, 'auto');
+  hasProblem(problemsOf({ ...minimal, workers: 0 }), 'workers', /auto or an integer from 1 to 256/);
+  hasProblem(problemsOf({ ...minimal, workers: 'all' }), 'workers', /auto or an integer/);
+  const disk = { disk: { path: '/tmp/x', maxBytes: '64MiB' } };
+  hasProblem(problemsOf({ ...minimal, workers: 2, cache: disk }), 'workers', /must be 1 with cache\.disk/);
+  assert.deepEqual(validateConfig({ ...minimal, workers: 1, cache: disk }).problems, []);
+});
+
+test('a worker gets its share of the memory budget, and the largest object still fits', () => {
+  const { config } = validateConfig({
+    ...minimal,
+    workers: 4,
+    cache: { memory: { maxBytes: '64MiB', maxObjectBytes: '32MiB' }, maxFillBytes: '64MiB' },
+  });
+  const share = workerConfig(config!, 4);
+  assert.equal(share.workers, 1);
+  assert.equal(share.cache.memory.maxBytes, 16 * 1024 ** 2);
+  assert.equal(share.cache.memory.maxObjectBytes, 16 * 1024 ** 2);
+  assert.equal(share.cache.maxFillBytes, 16 * 1024 ** 2);
+  assert.throws(() => workerConfig(config!, 128), /cache\.memory\.maxBytes: must be at least/);
 });
