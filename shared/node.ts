@@ -74,6 +74,7 @@ export class StrataNode {
     this.upstreams = upstreams;
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
     const clock = options.clock ?? Date.now;
+    const trust = new HopTrust(config.proxy);
     this.admin = new AdminServer(config.listen.admin, this.metrics.registry);
     this.pipeline = new Pipeline({
       config,
@@ -84,12 +85,13 @@ export class StrataNode {
       upstream: new UpstreamClient({
         nodeId: config.node.id,
         via: `1.1 ${config.node.id} (strata)`,
-        trust: new HopTrust(config.proxy),
+        trust,
         attempts: config.upstream.attempts,
         metrics: this.metrics,
         retried: (kind) => upstreams.retries.inc({ kind }),
         log: this.log,
       }),
+      trust,
       ready: () => this.admin.ready,
       filters: this.role.filters?.(config),
       clock,

@@ -41,7 +41,7 @@ import {
   type Decision,
   type RequestFilter,
 } from './phases.js';
-import { HopTrust } from './trust.js';
+import type { HopTrust } from './trust.js';
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -53,6 +53,8 @@ export interface PipelineOptions {
   upstream: UpstreamClient;
   /** Whether the node is ready (the health answer on the proxy listener). */
   ready: () => boolean;
+  /** Which previous hops are trusted (proxy.trustForwarded, proxy.trustedProxies). */
+  trust: HopTrust;
   /** Checks after route and before recv, in order (phases.ts); default none. */
   filters?: readonly RequestFilter[];
   /** Injectable clock (ms since epoch) for tests; default Date.now. */
@@ -97,7 +99,7 @@ export class Pipeline {
     this.ready = options.ready;
     this.filters = options.filters ?? [];
     this.clock = options.clock ?? Date.now;
-    this.trust = new HopTrust(options.config.proxy);
+    this.trust = options.trust;
     this.nodeId = options.config.node.id;
     this.via = `1.1 ${this.nodeId} (strata)`;
     this.policy = {
