@@ -31,8 +31,11 @@ export class AccessLog {
   constructor(
     private readonly writer: LineWriter,
     node: string,
+    /** The worker process's index (absent: the node runs in one process). */
+    worker?: number,
   ) {
-    this.prefix = `{"level":"info","node":${JSON.stringify(node)},"time":"`;
+    const id = worker === undefined ? '' : `,"worker":${worker}`;
+    this.prefix = `{"level":"info","node":${JSON.stringify(node)}${id},"time":"`;
   }
 
   /** Runs once per finished request, with its final status and cache outcome label. */

@@ -1,9 +1,14 @@
 // AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus).
 
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from './metrics.js';
 import type { Service } from './service.js';
 import { listen } from './http/listen.js';
+
+/** Where /metrics comes from: a node's registry, or a primary's sum over its workers. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
 
 /** Scrapers, probes and operators need a handful of connections; past this they are refused. */
 const maxAdminConnections = 256;
@@ -17,7 +22,7 @@ export class AdminServer implements Service {
 
   constructor(
     private readonly address: string,
-    private readonly metrics: Metrics,
+    private readonly metrics: MetricsSource,
   ) {
     this.server = createServer(
       { requestTimeout: 10_000, headersTimeout: 5_000, connectionsCheckingInterval: 1000 },
@@ -36,8 +41,8 @@ export class AdminServer implements Service {
             .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
             .end(this.ready ? 'ready\n' : 'not ready\n');
         } else if (path === '/metrics') {
-          this.metrics.registry.metrics().then(
-            (text) => res.writeHead(200, { 'content-type': this.metrics.registry.contentType }).end(text),
+          this.metrics.metrics().then(
+            (text) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text),
             (err: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`${err.message}\n`),
           );
         } else {

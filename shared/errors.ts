@@ -98,7 +98,7 @@ export const catalog = {
     source: 'upstream',
     status: 503,
     retry: false,
-    message: 'no origin shield is available (shieldFallback: fail)',
+    message: 'no origin shield could be reached',
   },
   UPSTREAM_RESET: {
     source: 'upstream',

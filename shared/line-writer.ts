@@ -13,7 +13,15 @@ export interface LineWriterOptions {
   flushMs?: number;
   /** Drop lines while this much is waiting (default 16 MiB): a stuck reader must not eat memory. */
   maxBufferedBytes?: number;
+  /**
+   * Write whole lines in writes of at most PIPE_BUF (4 KiB), which the kernel never interleaves
+   * with another process's writes to the same pipe: for worker processes sharing stdout.
+   */
+  atomicWrites?: boolean;
 }
+
+/** Writes up to this size to a pipe are atomic (POSIX PIPE_BUF on Linux). */
+const pipeBufBytes = 4096;
 
 export class LineWriter {
   /** Lines are encoded straight into this buffer; no per-line strings are kept. */
@@ -27,6 +35,7 @@ export class LineWriter {
   private readonly flushBytes: number;
   private readonly maxBufferedBytes: number;
   private idle: (() => void)[] = [];
+  private readonly atomicWrites: boolean;
   /** Lines dropped because the reader could not keep up. */
   dropped = 0;
 
@@ -34,7 +43,8 @@ export class LineWriter {
     private readonly fd: number,
     options: LineWriterOptions = {},
   ) {
-    this.flushBytes = options.flushBytes ?? 64 * 1024;
+    this.atomicWrites = options.atomicWrites ?? false;
+    this.flushBytes = this.atomicWrites ? pipeBufBytes : (options.flushBytes ?? 64 * 1024);
     this.maxBufferedBytes = options.maxBufferedBytes ?? 16 * 1024 * 1024;
     this.current = Buffer.allocUnsafeSlow(this.flushBytes);
     this.timer = setInterval(() => this.flush(), options.flushMs ?? 100);
@@ -72,10 +82,15 @@ export class LineWriter {
     this.used = 0;
   }
 
-  /** Takes everything waiting as one buffer, or undefined when nothing waits. */
+  /** Takes everything waiting as one buffer (atomic writes: one sealed buffer), or undefined. */
   private take(): Buffer | undefined {
     this.seal();
     if (this.sealed.length === 0) return undefined;
+    if (this.atomicWrites) {
+      const one = this.sealed.shift()!;
+      this.sealedBytes -= one.length;
+      return one;
+    }
     const data = this.sealed.length === 1 ? this.sealed[0] : Buffer.concat(this.sealed, this.sealedBytes);
     this.sealed = [];
     this.sealedBytes = 0;
@@ -101,7 +116,7 @@ export class LineWriter {
       if (!err && offset + written < data.length) return this.writeOut(data, offset + written);
       // Any other error: the lines are lost; logging must never take the node down.
       this.inFlight = false;
-      if (this.used + this.sealedBytes >= this.flushBytes) this.flush();
+      if (this.sealed.length > 0 || this.used + this.sealedBytes >= this.flushBytes) this.flush();
       if (!this.inFlight) for (const resolve of this.idle.splice(0)) resolve();
     });
   }
@@ -116,13 +131,13 @@ export class LineWriter {
   /** Writes what waits synchronously (for exit). */
   flushSync(): void {
     if (this.inFlight) return;
-    const data = this.take();
-    if (!data) return;
-    for (let offset = 0; offset < data.length;) {
-      try {
-        offset += writeSync(this.fd, data, offset);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+    for (let data = this.take(); data; data = this.take()) {
+      for (let offset = 0; offset < data.length;) {
+        try {
+          offset += writeSync(this.fd, data, offset);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+        }
       }
     }
   }

@@ -12,6 +12,8 @@ export interface LogOptions {
   node: string;
   /** File descriptor the lines go to (default 1, stdout). */
   fd?: number;
+  /** The worker process's index, added to every line (absent: the node runs in one process). */
+  worker?: number;
 }
 
 export interface Logging {
@@ -20,11 +22,15 @@ export interface Logging {
 }
 
 export function createLogging(options: LogOptions): Logging {
-  const writer = new LineWriter(options.fd ?? 1);
+  // Workers share stdout: their writes must not interleave mid-line.
+  const writer = new LineWriter(options.fd ?? 1, { atomicWrites: options.worker !== undefined });
   const log = pino(
     {
       level: options.level,
-      base: { node: options.node },
+      base:
+        options.worker === undefined
+          ? { node: options.node }
+          : { node: options.node, worker: options.worker },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

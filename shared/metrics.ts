@@ -1,5 +1,6 @@
 // Prometheus metrics of a node, served as text on the admin listener.
 
+import type { OutcomeLabel } from './cache/outcome.js';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoreStats } from './cache/store.js';
 
@@ -13,8 +14,8 @@ interface RequestTally {
   reportedBytes: number;
 }
 
-/** Outcome labels the pipeline emits (see outcomeLabel); others share a slot of their own. */
-const outcomeSlots: Record<string, number> = { hit: 0, stale: 1, miss: 2, revalidated: 3, pass: 4 };
+/** One tally slot per outcome label (Outcome.label). */
+const outcomeSlots: Record<OutcomeLabel, number> = { hit: 0, stale: 1, miss: 2, revalidated: 3, pass: 4 };
 
 export class Metrics {
   readonly registry = new Registry();
@@ -105,8 +106,8 @@ export class Metrics {
   }
 
   /** Counts one finished client request; runs once per request, so it only adds numbers. */
-  countRequest(outcome: string, status: number, bytes: number): void {
-    const slot = status * 8 + (outcomeSlots[outcome] ?? 7);
+  countRequest(outcome: OutcomeLabel, status: number, bytes: number): void {
+    const slot = status * 8 + outcomeSlots[outcome];
     let t = this.tallies.get(slot);
     if (!t) {
       t = { outcome, status: String(status), requests: 0, bytes: 0, reportedRequests: 0, reportedBytes: 0 };

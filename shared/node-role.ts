@@ -4,6 +4,7 @@
 
 import type { SiteConfig, StrataConfig } from './config/config.js';
 import type { Problem } from './config/schema.js';
+import type { RequestFilter } from './http/phases.js';
 import type { UpstreamSelector } from './http/select.js';
 import type { Upstreams } from './http/upstreams.js';
 
@@ -21,4 +22,6 @@ export interface NodeRole {
   problems(config: StrataConfig): Problem[];
   /** Where a site's requests go: the peers to try, in order, for each request. Runs once per site at start. */
   selector(site: SiteConfig, config: StrataConfig, upstreams: Upstreams): UpstreamSelector;
+  /** The role's request filters (auth, rate limits, geo rules), run in order after routing. */
+  filters?(config: StrataConfig): RequestFilter[];
 }

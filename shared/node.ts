@@ -26,6 +26,11 @@ export interface NodeOptions {
   log?: Logger;
   /** Injectable clock for tests. */
   clock?: () => number;
+  /**
+   * Set in a worker process (shared/cluster/): its index, in every log line. A worker serves
+   * no admin listener (its primary does) and shares stdout with the other workers.
+   */
+  worker?: number;
 }
 
 export class StrataNode {
@@ -52,11 +57,13 @@ export class StrataNode {
     this.config = config;
     const logging = options.log
       ? undefined
-      : createLogging({ level: config.log.level, node: config.node.id });
+      : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker });
     this.log = options.log ?? logging!.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
-      config.log.access && this.writer ? new AccessLog(this.writer, config.node.id) : undefined;
+      config.log.access && this.writer
+        ? new AccessLog(this.writer, config.node.id, options.worker)
+        : undefined;
     this.metrics = new Metrics(() => tierStats(this.store));
     if (this.writer) {
       const writer = this.writer;
@@ -67,7 +74,8 @@ export class StrataNode {
     this.upstreams = upstreams;
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
     const clock = options.clock ?? Date.now;
-    this.admin = new AdminServer(config.listen.admin, this.metrics);
+    const trust = new HopTrust(config.proxy);
+    this.admin = new AdminServer(config.listen.admin, this.metrics.registry);
     this.pipeline = new Pipeline({
       config,
       router: this.router,
@@ -77,14 +85,15 @@ export class StrataNode {
       upstream: new UpstreamClient({
         nodeId: config.node.id,
         via: `1.1 ${config.node.id} (strata)`,
-        trust: new HopTrust(config.proxy),
+        trust,
         attempts: config.upstream.attempts,
         metrics: this.metrics,
         retried: (kind) => upstreams.retries.inc({ kind }),
         log: this.log,
-        clock,
       }),
+      trust,
       ready: () => this.admin.ready,
+      filters: this.role.filters?.(config),
       clock,
       accessLog: this.accessLog,
       hiddenFields:
@@ -98,7 +107,8 @@ export class StrataNode {
       start: () => openStore(this.store),
       stop: () => this.store.close(),
     };
-    this.services = new ServiceGroup([store, this.upstreams, this.admin, this.http]);
+    const admin = options.worker === undefined ? [this.admin] : [];
+    this.services = new ServiceGroup([store, this.upstreams, ...admin, this.http]);
   }
 
   async start(): Promise<void> {

@@ -5,23 +5,117 @@ import type { NoCacheReason } from './policy.js';
 /** RFC 9211 §2.2 fwd values Strata emits. */
 export type Forward = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass' | 'method';
 
+/** RFC 9211 detail values: why something was not stored, or how a stored object was used. */
+export type Detail =
+  NoCacheReason | 'hit-for-pass' | 'stale-while-revalidate' | 'stale-if-error' | 'revalidated';
+
+/** What a node did with a request, as the access log and the request metrics name it. */
+export type OutcomeLabel = 'hit' | 'stale' | 'revalidated' | 'miss' | 'pass';
+
+/** The Cache-Status fields of one outcome (what cacheStatus() reads). */
 export interface CacheOutcome {
-  hit: boolean;
-  fwd?: Forward;
-  fwdStatus?: number;
+  readonly hit: boolean;
+  readonly fwd?: Forward;
+  readonly fwdStatus?: number;
   /** Remaining freshness in seconds (negative when stale). */
-  ttlSec?: number;
-  stored?: boolean;
-  collapsed?: boolean;
-  detail?: NoCacheReason | 'hit-for-pass' | 'stale-while-revalidate' | 'stale-if-error' | 'revalidated';
+  readonly ttlSec?: number;
+  readonly stored?: boolean;
+  readonly collapsed?: boolean;
+  readonly detail?: Detail;
 }
 
-/** The short name used in access logs and metric labels. */
-export function outcomeLabel(o: CacheOutcome): string {
-  if (o.hit) return o.detail === 'stale-while-revalidate' || o.detail === 'stale-if-error' ? 'stale' : 'hit';
-  if (o.detail === 'revalidated') return 'revalidated';
-  if (o.fwd === 'bypass' || o.fwd === 'method') return 'pass';
-  return 'miss';
+/**
+ * The outcome of one request: a small state machine that the phases drive with events, and
+ * that Cache-Status (RFC 9211), the access log and the request metrics read.
+ *
+ *   received --hitFresh()-----------------> hit --refetch()--> miss (a damaged stored body)
+ *            --staleWhileRevalidate()-----> stale
+ *            --forward(fwd)---------------> miss --settled('revalidated')-----> revalidated
+ *            --pass(fwd) / madeHere()-----> pass      --settled('stale-if-error')--> stale
+ *   miss     --pass('bypass', 'hit-for-pass')-> pass
+ *   In miss and pass, answered() records the upstream answer; collapse() and ownFetch() say
+ *   whether the request waits on another request's fill.
+ */
+export class Outcome implements CacheOutcome {
+  state: 'received' | OutcomeLabel = 'received';
+  fwd: Forward | undefined = undefined;
+  fwdStatus: number | undefined = undefined;
+  ttlSec: number | undefined = undefined;
+  stored = false;
+  collapsed = false;
+  detail: Detail | undefined = undefined;
+
+  get hit(): boolean {
+    return this.state === 'hit' || this.state === 'stale';
+  }
+
+  /** The access-log and metric label; a request answered before lookup counts as a pass. */
+  get label(): OutcomeLabel {
+    return this.state === 'received' ? 'pass' : this.state;
+  }
+
+  /** Served fresh from the cache. */
+  hitFresh(): void {
+    this.state = 'hit';
+  }
+
+  /** Served stale while one background request refreshes it (RFC 5861 §3). */
+  staleWhileRevalidate(): void {
+    this.state = 'stale';
+    this.detail = 'stale-while-revalidate';
+  }
+
+  /** Goes upstream for a fill: nothing stored (uri-miss, vary-miss), stale, or the request said so. */
+  forward(fwd: Forward): void {
+    this.state = 'miss';
+    this.fwd = fwd;
+  }
+
+  /** Goes upstream as it is, never stored: a method, a body, or a URL known to be uncacheable. */
+  pass(fwd: Forward, detail?: 'hit-for-pass'): void {
+    this.state = 'pass';
+    this.fwd = fwd;
+    this.detail = detail;
+  }
+
+  /** Waits for another request's fill of the same key. */
+  collapse(): void {
+    this.collapsed = true;
+  }
+
+  /** The fill could not answer for this request after all: it goes upstream on its own. */
+  ownFetch(): void {
+    this.collapsed = false;
+  }
+
+  /** The upstream answer: its status, whether it is being stored, and if not, why. */
+  answered(status: number, stored: boolean, reason?: Detail): void {
+    this.fwdStatus = status;
+    this.stored = stored;
+    if (reason) this.detail ??= reason;
+  }
+
+  /** Answered with a stored object after going upstream: refreshed by a 304, or stale on error. */
+  settled(how: 'revalidated' | 'stale-if-error', upstreamStatus: number): void {
+    this.state = how === 'revalidated' ? 'revalidated' : 'stale';
+    this.detail = how;
+    this.fwdStatus = upstreamStatus || undefined;
+  }
+
+  /** A stored body was found damaged before anything was sent: start again as a plain miss. */
+  refetch(): void {
+    this.state = 'miss';
+    this.fwd = 'uri-miss';
+    this.fwdStatus = this.ttlSec = this.detail = undefined;
+    this.stored = this.collapsed = false;
+  }
+
+  /** Answered by this node itself (an error, the health path): nothing stored to speak of. */
+  madeHere(): void {
+    if (this.state === 'received') this.state = 'pass';
+    this.fwd ??= 'bypass';
+    this.detail = undefined;
+  }
 }
 
 /** Formats this node's member, e.g. `edge-1; fwd=uri-miss; fwd-status=200; stored`. */

@@ -3,7 +3,18 @@
 
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
-import { loadConfig, parseConfigText } from '../config/config.js';
+import cluster from 'node:cluster';
+import {
+  configError,
+  configJsonSchema,
+  loadConfig,
+  parseConfigText,
+  type StrataConfig,
+} from '../config/config.js';
+import { createLogging } from '../log.js';
+import { Supervisor } from '../cluster/supervisor.js';
+import { runWorker } from '../cluster/worker.js';
+import { workerCount } from '../cluster/worker-config.js';
 import type { Problem } from '../config/schema.js';
 import { StrataError } from '../errors.js';
 import { authority, parseHostPort } from '../http/listen.js';
@@ -21,7 +32,8 @@ Commands:
   edge --config FILE       run an edge node (faces clients)
   shield --config FILE     run an origin shield node (faces edges, protects origins)
   config check FILE        validate a config file; print every problem with its key path
-  demo                     run a demo origin and an edge in front of it (what npm start runs)
+  config schema            print the config's JSON Schema (for editors)
+  demo                     run a demo region: an origin, a shield and two edges (npm start)
   demo-origin              run only the demo origin, for an edge started on its own
 
 Options:
@@ -46,18 +58,24 @@ Options:
   -c, --config FILE        YAML config (see docs/configuration.md)
   -h, --help               show this help`,
   config: `Usage: strata config check FILE
+       strata config schema
 
-Validates FILE strictly. Exit 0 when valid; otherwise prints every problem
-as "FILE: key.path: message" and exits 1.`,
-  demo: `Usage: strata demo [--port N] [--admin-port N] [--origin-port N]
+check validates FILE strictly. Exit 0 when valid; otherwise prints every problem
+as "FILE: key.path: message" and exits 1.
+schema prints the JSON Schema of the config file on stdout, for YAML editors.`,
+  demo: `Usage: strata demo [--port N] [--admin-port N] [--shield-port N] [--origin-port N]
 
-Starts a small demo origin (cacheable, uncacheable, slow, large, Vary and tagged routes)
-and an edge in front of it, then prints URLs and curl lines to try.
+Starts one region on this machine: a small demo origin (cacheable, uncacheable, slow,
+large, Vary and tagged routes), an origin shield in front of it and two edges that fetch
+their misses from the shield, then prints which is which and curl lines to try.
 
 Options:
-  --port N                 edge HTTP port (default 8080)
-  --admin-port N           admin port (default 9090)
+  --port N                 first edge's HTTP port; the second edge takes N+1 (default 8080)
+  --admin-port N           first edge's admin port; the second edge and the shield take
+                           N+1 and N+2 (default 9090)
+  --shield-port N          shield's HTTP port (default 8090)
   --origin-port N          demo origin port (default 3000)
+                           0 for any option: pick free ports (they are printed)
   -h, --help               show this help`,
   'demo-origin': `Usage: strata demo-origin [--listen HOST:PORT]
 
@@ -114,18 +132,49 @@ async function runNode(role: NodeRole, args: string[]): Promise<number> {
     console.error(`strata ${name}: --config FILE is required\n\n${usage[name]}`);
     return 2;
   }
-  let node;
+  // A worker process of a primary started below (cluster.fork runs this command again).
+  if (cluster.isWorker) return runWorker(role);
+  let config;
   try {
-    node = new StrataNode(await loadConfig(values.config), { role });
+    config = await loadConfig(values.config);
+    const problems = role.problems(config);
+    if (problems.length > 0) throw configError(`the ${name} config`, problems);
   } catch (err) {
     printConfigError(values.config, err);
     return 1;
   }
-  const config = node.config;
+  if (workerCount(config) > 1) return runPrimary(role, values.config, config);
+  const node = new StrataNode(config, { role });
   await node.start();
   const signal = await untilSignal();
   node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${name} stopping`);
   await node.stop();
+  return 0;
+}
+
+/** A node with workers > 1: this process supervises them; SIGHUP reloads the config file. */
+async function runPrimary(role: NodeRole, file: string, config: StrataConfig): Promise<number> {
+  const { log, writer } = createLogging({ level: config.log.level, node: config.node.id });
+  const supervisor = new Supervisor({ role, configFile: file, config, log });
+  const started = await supervisor.start();
+  log.info(
+    {
+      http: config.listen.http,
+      httpPort: started.httpPort,
+      admin: config.listen.admin,
+      adminPort: started.adminPort,
+      workers: started.workers,
+    },
+    `${role.name} started`,
+  );
+  const reload = () => void supervisor.reload();
+  process.on('SIGHUP', reload);
+  const signal = await untilSignal();
+  process.off('SIGHUP', reload);
+  log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${role.name} stopping`);
+  await supervisor.stop();
+  log.info(`${role.name} stopped`);
+  await writer.close();
   return 0;
 }
 
@@ -157,6 +206,10 @@ function parseOptions(
 
 async function checkConfig(args: string[]): Promise<number> {
   const [sub, file, ...extra] = args;
+  if (sub === 'schema' && file === undefined) {
+    console.log(JSON.stringify(configJsonSchema(), null, 2));
+    return 0;
+  }
   if (sub !== 'check' || !file || extra.length > 0) {
     console.error(usage.config);
     return 2;
@@ -180,11 +233,16 @@ async function checkConfig(args: string[]): Promise<number> {
 async function demo(args: string[]): Promise<number> {
   const values = parseOptions(
     args,
-    { port: { type: 'string' }, 'admin-port': { type: 'string' }, 'origin-port': { type: 'string' } },
+    {
+      port: { type: 'string' },
+      'admin-port': { type: 'string' },
+      'shield-port': { type: 'string' },
+      'origin-port': { type: 'string' },
+    },
     usage.demo,
   );
   if (!values) return 2;
-  const ports = { port: 8080, 'admin-port': 9090, 'origin-port': 3000 };
+  const ports = { port: 8080, 'admin-port': 9090, 'shield-port': 8090, 'origin-port': 3000 };
   for (const name of Object.keys(ports) as (keyof typeof ports)[]) {
     const value = values[name];
     if (value === undefined) continue;
@@ -198,6 +256,7 @@ async function demo(args: string[]): Promise<number> {
   const stop = await runDemo({
     port: ports.port,
     adminPort: ports['admin-port'],
+    shieldPort: ports['shield-port'],
     originPort: ports['origin-port'],
   });
   await untilSignal();

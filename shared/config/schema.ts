@@ -1,16 +1,22 @@
 // A small strict schema language for config: every node validates a value, collects
-// problems with their key path, and returns the value with defaults filled in.
+// problems with their key path, and returns the value with defaults filled in. Each node also
+// describes itself as JSON Schema (draft 2020-12), for editors (strata config schema).
 
-import { parseDuration, parseSize } from './units.js';
+import { durationPattern, parseDuration, parseSize, sizePattern } from './units.js';
 
 export interface Problem {
   path: string;
   message: string;
 }
 
+/** A JSON Schema object (draft 2020-12). */
+export type JsonSchema = Record<string, unknown>;
+
 export interface Node<T> {
   /** Human description of the accepted values, used in messages. */
   readonly expects: string;
+  /** The values this node accepts, as JSON Schema (before defaults and unit parsing). */
+  readonly json: JsonSchema;
   /** Default when the key is absent; undefined means the key is required (unless optional). */
   readonly fallback?: () => T;
   readonly optional?: boolean;
@@ -19,8 +25,12 @@ export interface Node<T> {
 
 export type Infer<N> = N extends Node<infer T> ? T : never;
 
-function node<T>(expects: string, check: (value: unknown, path: string, problems: Problem[]) => T): Node<T> {
-  return { expects, check };
+function node<T>(
+  expects: string,
+  json: JsonSchema,
+  check: (value: unknown, path: string, problems: Problem[]) => T,
+): Node<T> {
+  return { expects, json, check };
 }
 
 function fail<T>(problems: Problem[], path: string, message: string): T {
@@ -30,7 +40,7 @@ function fail<T>(problems: Problem[], path: string, message: string): T {
 
 /** The same node with a default used when the key is absent. */
 export function withDefault<T>(n: Node<T>, fallback: T): Node<T> {
-  return { ...n, fallback: () => structuredClone(fallback) };
+  return { ...n, json: { ...n.json, default: fallback }, fallback: () => structuredClone(fallback) };
 }
 
 /** The same node, allowed to be absent (value undefined). */
@@ -45,77 +55,124 @@ export function optional<T>(n: Node<T>): Node<T | undefined> {
 export const str = (
   opts: { pattern?: RegExp; hint?: string; valid?: (v: string) => string | undefined } = {},
 ): Node<string> =>
-  node(opts.hint ?? 'a string', (v, path, problems) => {
-    if (typeof v !== 'string' || v.length === 0)
-      return fail(problems, path, `expected a non-empty string, got ${JSON.stringify(v)}`);
-    if (opts.pattern && !opts.pattern.test(v))
-      return fail(problems, path, `"${v}" is not valid: expected ${opts.hint ?? opts.pattern.source}`);
-    const wrong = opts.valid?.(v);
-    if (wrong !== undefined) return fail(problems, path, `"${v}" is not valid: ${wrong}`);
-    return v;
-  });
+  node(
+    opts.hint ?? 'a string',
+    {
+      type: 'string',
+      minLength: 1,
+      ...(opts.pattern && { pattern: opts.pattern.source }),
+      ...(opts.hint && { description: opts.hint }),
+    },
+    (v, path, problems) => {
+      if (typeof v !== 'string' || v.length === 0)
+        return fail(problems, path, `expected a non-empty string, got ${JSON.stringify(v)}`);
+      if (opts.pattern && !opts.pattern.test(v))
+        return fail(problems, path, `"${v}" is not valid: expected ${opts.hint ?? opts.pattern.source}`);
+      const wrong = opts.valid?.(v);
+      if (wrong !== undefined) return fail(problems, path, `"${v}" is not valid: ${wrong}`);
+      return v;
+    },
+  );
 
 export const bool = (): Node<boolean> =>
-  node('true or false', (v, path, problems) =>
+  node('true or false', { type: 'boolean' }, (v, path, problems) =>
     typeof v === 'boolean' ? v : fail(problems, path, `expected true or false, got ${JSON.stringify(v)}`),
   );
 
 export const int = (min: number, max: number): Node<number> =>
-  node(`an integer from ${min} to ${max}`, (v, path, problems) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
-      ? v
-      : fail(problems, path, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`),
+  node(
+    `an integer from ${min} to ${max}`,
+    { type: 'integer', minimum: min, maximum: max },
+    (v, path, problems) =>
+      typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+        ? v
+        : fail(problems, path, `expected an integer from ${min} to ${max}, got ${JSON.stringify(v)}`),
   );
 
 export const num = (min: number, max: number): Node<number> =>
-  node(`a number from ${min} to ${max}`, (v, path, problems) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
-      ? v
-      : fail(problems, path, `expected a number from ${min} to ${max}, got ${JSON.stringify(v)}`),
+  node(
+    `a number from ${min} to ${max}`,
+    { type: 'number', minimum: min, maximum: max },
+    (v, path, problems) =>
+      typeof v === 'number' && Number.isFinite(v) && v >= min && v <= max
+        ? v
+        : fail(problems, path, `expected a number from ${min} to ${max}, got ${JSON.stringify(v)}`),
   );
 
 export const oneOf = <T extends string>(...values: T[]): Node<T> =>
-  node(values.join(' | '), (v, path, problems) =>
+  node(values.join(' | '), { enum: values }, (v, path, problems) =>
     values.includes(v as T)
       ? (v as T)
       : fail(problems, path, `expected one of ${values.join(', ')}, got ${JSON.stringify(v)}`),
   );
 
+/** An integer from `min` to `max`, or the word `auto` (whose meaning the caller decides). */
+export const intOrAuto = (min: number, max: number): Node<number | 'auto'> =>
+  node(
+    `auto or an integer from ${min} to ${max}`,
+    { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: min, maximum: max }] },
+    (v, path, problems) =>
+      v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max)
+        ? v
+        : fail(problems, path, `expected auto or an integer from ${min} to ${max}, got ${JSON.stringify(v)}`),
+  );
+
 /** A size in bytes: a number or a string such as "256MiB", "10 MB", "512KiB". */
 export const size = (min = 0): Node<number> =>
-  node('a size such as 256MiB', (v, path, problems) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined)
-      return fail(problems, path, `expected a size such as 64KiB or 256MiB, got ${JSON.stringify(v)}`);
-    if (bytes < min) return fail(problems, path, `must be at least ${min} bytes`);
-    return bytes;
-  });
+  node(
+    'a size such as 256MiB',
+    withUnits(sizePattern, 'bytes, or a size such as 256MiB'),
+    (v, path, problems) => {
+      const bytes = parseSize(v);
+      if (bytes === undefined)
+        return fail(problems, path, `expected a size such as 64KiB or 256MiB, got ${JSON.stringify(v)}`);
+      if (bytes < min) return fail(problems, path, `must be at least ${min} bytes`);
+      return bytes;
+    },
+  );
 
 /** A duration in milliseconds: a number (ms) or a string such as "30s", "250ms", "5m". */
 export const duration = (min = 0): Node<number> =>
-  node('a duration such as 30s', (v, path, problems) => {
-    const ms = parseDuration(v);
-    if (ms === undefined)
-      return fail(problems, path, `expected a duration such as 250ms, 30s or 5m, got ${JSON.stringify(v)}`);
-    if (ms < min) return fail(problems, path, `must be at least ${min}ms`);
-    return ms;
-  });
+  node(
+    'a duration such as 30s',
+    withUnits(durationPattern, 'milliseconds, or a duration such as 30s'),
+    (v, path, problems) => {
+      const ms = parseDuration(v);
+      if (ms === undefined)
+        return fail(problems, path, `expected a duration such as 250ms, 30s or 5m, got ${JSON.stringify(v)}`);
+      if (ms < min) return fail(problems, path, `must be at least ${min}ms`);
+      return ms;
+    },
+  );
 
 /** A list of items; `what` names the items in messages (default: the item's description). */
 export const list = <T>(item: Node<T>, opts: { min?: number; what?: string } = {}): Node<T[]> =>
-  node(`a list of ${opts.what ?? item.expects}`, (v, path, problems) => {
-    if (!Array.isArray(v)) return fail(problems, path, `expected a list of ${opts.what ?? item.expects}`);
-    if (opts.min !== undefined && v.length < opts.min)
-      return fail(problems, path, `expected at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
-    return v.map((x, i) => item.check(x, `${path}[${i}]`, problems));
-  });
+  node(
+    `a list of ${opts.what ?? item.expects}`,
+    { type: 'array', items: item.json, ...(opts.min !== undefined && { minItems: opts.min }) },
+    (v, path, problems) => {
+      if (!Array.isArray(v)) return fail(problems, path, `expected a list of ${opts.what ?? item.expects}`);
+      if (opts.min !== undefined && v.length < opts.min)
+        return fail(problems, path, `expected at least ${opts.min} item${opts.min === 1 ? '' : 's'}`);
+      return v.map((x, i) => item.check(x, `${path}[${i}]`, problems));
+    },
+  );
 
 type Shape = Record<string, Node<unknown>>;
 type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 
 /** A mapping with exactly these keys: unknown keys are errors, absent keys take their default. */
 export const obj = <S extends Shape>(shape: S): Node<ObjectOf<S>> => {
-  const n = node<ObjectOf<S>>('a mapping', (v, path, problems) => {
+  const json = {
+    // An empty YAML key (`cache:`) is null, and means the defaults.
+    type: ['object', 'null'],
+    properties: Object.fromEntries(Object.entries(shape).map(([key, child]) => [key, child.json])),
+    required: Object.entries(shape)
+      .filter(([, child]) => !child.fallback && !child.optional && !isObjectNode(child))
+      .map(([key]) => key),
+    additionalProperties: false,
+  };
+  const n = node<ObjectOf<S>>('a mapping', json, (v, path, problems) => {
     if (v === undefined || v === null) v = {};
     if (typeof v !== 'object' || Array.isArray(v))
       return fail(problems, path, 'expected a mapping of keys to values');
@@ -144,6 +201,17 @@ export const obj = <S extends Shape>(shape: S): Node<ObjectOf<S>> => {
   objectNodes.add(n);
   return n;
 };
+
+/** A number, or a string of a number and a unit (units.ts). */
+function withUnits(pattern: string, description: string): JsonSchema {
+  return {
+    anyOf: [
+      { type: 'number', minimum: 0 },
+      { type: 'string', pattern },
+    ],
+    description,
+  };
+}
 
 const objectNodes = new WeakSet<object>();
 const isObjectNode = (n: Node<unknown>): boolean => objectNodes.has(n);

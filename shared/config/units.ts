@@ -14,6 +14,16 @@ const sizeUnits: Record<string, number> = {
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
+/** The strings parseSize and parseDuration accept, as JSON Schema patterns (any case of the units). */
+export const sizePattern = `^\\s*\\d+(\\.\\d+)?\\s*(${unitAlternatives(sizeUnits)})?\\s*$`;
+export const durationPattern = `^\\s*\\d+(\\.\\d+)?\\s*(${unitAlternatives(durationUnits)})?\\s*$`;
+
+function unitAlternatives(units: Record<string, number>): string {
+  return Object.keys(units)
+    .map((u) => [...u].map((c) => `[${c.toLowerCase()}${c.toUpperCase()}]`).join(''))
+    .join('|');
+}
+
 /** Returns bytes, or undefined when the value is not a size. Bare numbers are bytes. */
 export function parseSize(value: unknown): number | undefined {
   return parseUnit(value, sizeUnits, 'b');

@@ -1,7 +1,7 @@
 // Per-request state carried through the pipeline phases.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CacheOutcome } from '../cache/outcome.js';
+import type { Outcome } from '../cache/outcome.js';
 import type { RequestDirectives } from '../cache/policy.js';
 import type { Site } from './router.js';
 
@@ -31,7 +31,7 @@ export interface RequestContext {
   /** Primary cache key. */
   key: string;
   reqCc: RequestDirectives;
-  outcome: CacheOutcome;
+  outcome: Outcome;
   upstreamMs?: number;
   /** Body bytes written to the client. */
   bytes: number;

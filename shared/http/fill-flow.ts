@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { Fill, type FillConsumer, type FillHead, type FillRegistry } from '../cache/fill.js';
 import { completeObject, describeResponse, refreshObject } from '../cache/object.js';
-import type { CacheOutcome } from '../cache/outcome.js';
+import type { Detail } from '../cache/outcome.js';
 import {
   currentAge,
   noRequestDirectives,
@@ -87,15 +87,14 @@ export class FillFlow {
   /** Made once (not a closure per hit): a stored body found damaged before sending becomes a miss. */
   private readonly unreadable = (ctx: RequestContext, err: StrataError): void => {
     this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'stored body unreadable, fetching again');
-    ctx.outcome = { hit: false, fwd: 'uri-miss' };
+    ctx.outcome.refetch();
     this.miss(ctx, undefined);
   };
 
   /** Phase miss: joins the fill in progress for the key, or starts one. */
   miss(ctx: RequestContext, stale: CachedObject | undefined): void {
     if (this.fills.isPass(ctx.key)) {
-      ctx.outcome.fwd = 'bypass';
-      ctx.outcome.detail = 'hit-for-pass';
+      ctx.outcome.pass('bypass', 'hit-for-pass');
       return this.options.run(ctx, this.fetch(ctx, new Fill(ctx.key), stale, ctx));
     }
     const existing = this.fills.get(ctx.key);
@@ -105,7 +104,7 @@ export class FillFlow {
 
   /** A collapsed request: waits for another request's fill and streams from it. */
   private async join(ctx: RequestContext, fill: Fill, stale: CachedObject | undefined): Promise<void> {
-    ctx.outcome.collapsed = true;
+    ctx.outcome.collapse();
     this.metrics.collapsed.inc();
     let head: FillHead;
     try {
@@ -113,29 +112,25 @@ export class FillFlow {
     } catch (err) {
       // The fill failed: this request may still have a stale object it is allowed to use.
       if (!stale || !this.staleOnError(ctx, stale, ctx.reqCc, this.clock())) throw err;
-      ctx.outcome.hit = true;
-      ctx.outcome.detail = 'stale-if-error';
+      ctx.outcome.settled('stale-if-error', 0);
       return this.serve(ctx, stale, currentAge(stale.meta, this.clock()));
     }
     // A fill answers for one variant; a request for another goes upstream on its own.
     const meta = head.kind === 'object' ? head.object.meta : head.meta;
     if (!meta || (meta.vary.length > 0 && variantKey(ctx.req.headers, meta.vary) !== meta.variant)) {
-      ctx.outcome.collapsed = false;
+      ctx.outcome.ownFetch();
       return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
     }
     if (head.kind === 'object') {
-      ctx.outcome.fwdStatus = head.status || undefined;
-      ctx.outcome.detail = head.how;
-      ctx.outcome.hit = head.how === 'stale-if-error';
+      ctx.outcome.settled(head.how, head.status);
       return this.serve(ctx, head.object, currentAge(head.object.meta, this.clock()));
     }
     // Found too large to store after all: this request goes upstream on its own.
     if (!fill.joinable) {
-      ctx.outcome.collapsed = false;
+      ctx.outcome.ownFetch();
       return this.fetch(ctx, new Fill(ctx.key), stale, ctx);
     }
-    ctx.outcome.fwdStatus = head.status;
-    ctx.outcome.stored = true;
+    ctx.outcome.answered(head.status, true);
     ctx.upstreamMs = head.upstreamMs;
     this.attach(ctx, fill, this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta), false);
   }
@@ -149,7 +144,8 @@ export class FillFlow {
   }
 
   /**
-   * Phase fetch: one upstream GET for a fill, conditional when a stale object is given.
+   * Phase fetch: one upstream GET for a fill, conditional when a stale object is given; ends in
+   * a stored object (304, stale-if-error) or a response streamed to the fill's clients.
    * `client` is the request that started it (undefined for background revalidation).
    */
   private async fetch(
@@ -160,31 +156,81 @@ export class FillFlow {
   ): Promise<void> {
     // A background revalidation is shared: one client's directives must not shape it.
     const reqCc = client ? ctx.reqCc : noRequestDirectives;
-    const headers = this.fillHeaders(ctx, stale);
     const requestTimeMs = this.clock();
     const sentAt = performance.now();
-    let up: UpstreamResponse;
+    const up = await this.send(ctx, fill, stale, reqCc, client);
+    if (!up) return;
+    const times = { requestTimeMs, responseTimeMs: this.clock() };
+    const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
+    if (stale && this.answeredFromStale(ctx, fill, stale, up, { reqCc, upstreamMs, ...times }, client))
+      return;
+    const { meta, reason } = this.storable(ctx, up, reqCc, times);
+    if (reason) this.notCacheable(fill, reason);
+    else this.fills.clearPass(ctx.key);
+    const clientHeaders = this.deliver.clientHeaders(up.headers);
+    fill.setHead({ kind: 'stream', status: up.status, headers: clientHeaders, meta, upstreamMs });
+    if (client) {
+      client.outcome.answered(up.status, meta !== undefined, reason);
+      const consumer = this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta);
+      this.attach(client, fill, consumer, true);
+    }
+    await this.fillBody(ctx, fill, up, meta);
+  }
+
+  /**
+   * Sends a fill's request. When it fails: settles the fill with `stale` where stale-if-error
+   * allows (undefined is returned), else fails the fill and throws.
+   */
+  private async send(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject | undefined,
+    reqCc: RequestDirectives,
+    client: RequestContext | undefined,
+  ): Promise<UpstreamResponse | undefined> {
     try {
       // Interim responses go to the client that started the fill; collapsed ones join later.
       const onInterim = client && interimTo(client);
-      up = await this.upstream.send(ctx, { method: 'GET', path: ctx.target, headers, onInterim }, true);
+      return await this.upstream.send(
+        ctx,
+        { method: 'GET', path: ctx.target, headers: this.fillHeaders(ctx, stale), onInterim },
+        true,
+      );
     } catch (e) {
       const err = StrataError.from(e);
       if (stale && this.staleOnError(ctx, stale, reqCc, this.clock())) {
-        this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'origin failed, serving stale');
-        return this.settle(
-          fill,
-          { kind: 'object', object: stale, how: 'stale-if-error', status: 0, upstreamMs: 0 },
-          client,
-        );
+        this.log.warn({ code: err.code, key: ctx.key, reqId: ctx.id }, 'upstream failed, serving stale');
+        const head = {
+          kind: 'object',
+          object: stale,
+          how: 'stale-if-error',
+          status: 0,
+          upstreamMs: 0,
+        } as const;
+        this.settle(fill, head, client);
+        return undefined;
       }
       this.fills.release(fill);
       fill.fail(err);
       throw err;
     }
-    const responseTimeMs = this.clock();
-    const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
-    if (stale && up.status === 304) {
+  }
+
+  /**
+   * A revalidation's answer that settles the fill with the stored object: a 304 refreshes it
+   * (RFC 9111 §4.3.4), a 5xx leaves it served stale where stale-if-error allows. Returns whether
+   * it did; otherwise the response replaces the stored object.
+   */
+  private answeredFromStale(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject,
+    up: UpstreamResponse,
+    exchange: { reqCc: RequestDirectives; upstreamMs: number; requestTimeMs: number; responseTimeMs: number },
+    client: RequestContext | undefined,
+  ): boolean {
+    const { upstreamMs, requestTimeMs, responseTimeMs } = exchange;
+    if (up.status === 304) {
       up.body.discard();
       const object = refreshObject(
         stale,
@@ -194,20 +240,35 @@ export class FillFlow {
       this.store
         .updateMeta(object.meta)
         .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store update failed'));
-      return this.settle(
-        fill,
-        { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs },
-        client,
-      );
+      this.settle(fill, { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs }, client);
+      return true;
     }
-    if (stale && up.status >= 500 && this.staleOnError(ctx, stale, reqCc, responseTimeMs)) {
+    if (up.status >= 500 && this.staleOnError(ctx, stale, exchange.reqCc, responseTimeMs)) {
       up.body.discard();
-      return this.settle(
-        fill,
-        { kind: 'object', object: stale, how: 'stale-if-error', status: up.status, upstreamMs },
-        client,
-      );
+      const head = {
+        kind: 'object',
+        object: stale,
+        how: 'stale-if-error',
+        status: up.status,
+        upstreamMs,
+      } as const;
+      this.settle(fill, head, client);
+      return true;
     }
+    return false;
+  }
+
+  /**
+   * Whether a response is stored (its meta) and if not, why. A body announced larger than what
+   * the fill budget has left is not stored (and the client is told so), rather than given up on
+   * mid-way.
+   */
+  private storable(
+    ctx: RequestContext,
+    up: UpstreamResponse,
+    reqCc: RequestDirectives,
+    times: { requestTimeMs: number; responseTimeMs: number },
+  ): { meta?: ObjectMeta; reason?: Detail } {
     const described = describeResponse(
       {
         key: ctx.key,
@@ -215,43 +276,15 @@ export class FillFlow {
         requestNoStore: reqCc.noStore,
         status: up.status,
         headers: up.headers,
-        requestTimeMs,
-        responseTimeMs,
+        ...times,
       },
       this.policy,
       this.maxStorableBytes,
     );
-    let meta = described.meta;
-    let reason = described.reason;
-    // A body announced larger than what the fill budget has left is not stored (and the client
-    // is told so), rather than given up on mid-way.
     const length = Number(firstValue(up.headers['content-length']));
-    if (meta && length > this.options.maxFillBytes - this.fillBytes) {
-      meta = undefined;
-      reason = 'fill-budget';
-    }
-    if (reason) this.notCacheable(fill, reason);
-    else this.fills.clearPass(ctx.key);
-    const clientHeaders = this.deliver.clientHeaders(up.headers);
-    fill.setHead({
-      kind: 'stream',
-      status: up.status,
-      headers: clientHeaders,
-      meta,
-      upstreamMs,
-    });
-    if (client) {
-      client.outcome.fwdStatus = up.status;
-      client.outcome.stored = meta !== undefined;
-      if (reason) client.outcome.detail ??= reason;
-      this.attach(
-        client,
-        fill,
-        this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta),
-        true,
-      );
-    }
-    await this.fillBody(ctx, fill, up, meta);
+    if (described.meta && length > this.options.maxFillBytes - this.fillBytes)
+      return { meta: undefined, reason: 'fill-budget' };
+    return described;
   }
 
   /** The upstream request headers of a fill: conditional when revalidating `stale`. */
@@ -350,7 +383,7 @@ export class FillFlow {
   }
 
   /** Records why a response is not stored; the key skips collapsing for a while. */
-  private notCacheable(fill: Fill, reason: NonNullable<CacheOutcome['detail']>): void {
+  private notCacheable(fill: Fill, reason: Detail): void {
     this.metrics.notStored.inc({ reason });
     // Only the response makes a URL uncacheable; one request's own headers (no-store,
     // Authorization) or a full fill budget must not switch collapsing off for everyone.
@@ -369,9 +402,7 @@ export class FillFlow {
     this.fills.release(fill);
     fill.setHead(head);
     if (!client) return;
-    client.outcome.fwdStatus = head.status || undefined;
-    client.outcome.detail = head.how;
-    client.outcome.hit = head.how === 'stale-if-error';
+    client.outcome.settled(head.how, head.status);
     client.upstreamMs = head.upstreamMs;
     this.serve(client, head.object, currentAge(head.object.meta, this.clock()));
   }

@@ -1,5 +1,6 @@
 // The proxy pipeline, used by every role. Phases run in order and each ends by naming the next
-// action (a Decision): route -> recv -> lookup (hit | stale | miss) -> fetch -> deliver.
+// action (a Decision, phases.ts): route -> filter -> recv -> lookup (hit | stale | miss) -> fetch
+// -> deliver.
 // Misses and fills are FillFlow's (fill-flow.ts); talking to origins is UpstreamClient's.
 // Errors from any phase end in respondError(), the one place a status is chosen for a failure.
 
@@ -12,7 +13,7 @@ import type { AccessLog } from '../access-log.js';
 import type { Metrics } from '../metrics.js';
 import { maxStorableBytes } from '../cache/build-store.js';
 import { FillRegistry } from '../cache/fill.js';
-import { cacheStatus, outcomeLabel, type Forward } from '../cache/outcome.js';
+import { Outcome, cacheStatus } from '../cache/outcome.js';
 import {
   currentAge,
   noRequestDirectives,
@@ -31,17 +32,16 @@ import type { UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 import { healthPath } from './upstreams.js';
 import { interimTo } from './interim.js';
-import { HopTrust } from './trust.js';
-
-/**
- * What a phase decided to do next: look the request up in the cache, pass it upstream as it
- * is, answer it with an error, or answer it with a response made here (synth).
- */
-export type Decision =
-  | { action: 'lookup' }
-  | { action: 'pass'; fwd: Forward }
-  | { action: 'respond'; error: StrataError }
-  | { action: 'synth'; status: number; body: string };
+import {
+  healthy,
+  lookupDecision,
+  passBypass,
+  passMethod,
+  unhealthy,
+  type Decision,
+  type RequestFilter,
+} from './phases.js';
+import type { HopTrust } from './trust.js';
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -53,6 +53,10 @@ export interface PipelineOptions {
   upstream: UpstreamClient;
   /** Whether the node is ready (the health answer on the proxy listener). */
   ready: () => boolean;
+  /** Which previous hops are trusted (proxy.trustForwarded, proxy.trustedProxies). */
+  trust: HopTrust;
+  /** Checks after route and before recv, in order (phases.ts); default none. */
+  filters?: readonly RequestFilter[];
   /** Injectable clock (ms since epoch) for tests; default Date.now. */
   clock?: () => number;
   /** Where one line per request goes; absent when the access log is off. */
@@ -60,13 +64,6 @@ export interface PipelineOptions {
   /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
   hiddenFields?: readonly string[];
 }
-
-// Decisions without data are shared constants: the hit path allocates none.
-const lookupDecision: Decision = { action: 'lookup' };
-const passMethod: Decision = { action: 'pass', fwd: 'method' };
-const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
-const healthy: Decision = { action: 'synth', status: 200, body: 'ok\n' };
-const unhealthy: Decision = { action: 'synth', status: 503, body: 'not ready\n' };
 
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
 const safeMethods: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
@@ -79,6 +76,7 @@ export class Pipeline {
   private readonly log: Logger;
   private readonly metrics: Metrics;
   private readonly ready: () => boolean;
+  private readonly filters: readonly RequestFilter[];
   private readonly clock: () => number;
   private readonly nodeId: string;
   private readonly via: string;
@@ -101,8 +99,9 @@ export class Pipeline {
     this.log = options.log;
     this.metrics = options.metrics;
     this.ready = options.ready;
+    this.filters = options.filters ?? [];
     this.clock = options.clock ?? Date.now;
-    this.trust = new HopTrust(options.config.proxy);
+    this.trust = options.trust;
     this.nodeId = options.config.node.id;
     this.via = `1.1 ${this.nodeId} (strata)`;
     this.policy = {
@@ -135,19 +134,23 @@ export class Pipeline {
   handle = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo): void => {
     const ctx = this.context(req, res, listener);
     try {
-      const decision = this.route(ctx) ?? this.recv(ctx);
+      const decision = this.route(ctx) ?? this.filter(ctx) ?? this.recv(ctx);
       switch (decision.action) {
         case 'lookup':
           this.lookup(ctx);
           break;
         case 'pass':
-          this.run(ctx, this.pass(ctx, decision.fwd));
+          ctx.outcome.pass(decision.fwd);
+          this.run(ctx, this.pass(ctx));
           break;
         case 'respond':
           this.respondError(ctx, decision.error);
           break;
         case 'synth':
           this.synth(ctx, decision.status, decision.body);
+          // Health probes (every edge, every probeInterval) are not client traffic: kept out
+          // of the access log and the request metrics, as the admin /healthz is.
+          if (decision.probe) return;
       }
     } catch (err) {
       this.respondError(ctx, StrataError.from(err));
@@ -178,7 +181,7 @@ export class Pipeline {
       target: '',
       key: '',
       reqCc: noRequestDirectives,
-      outcome: { hit: false },
+      outcome: new Outcome(),
       bytes: 0,
     };
   }
@@ -228,6 +231,15 @@ export class Pipeline {
     return undefined;
   }
 
+  /** Phase filter: the first request filter with a decision ends the chain. */
+  private filter(ctx: RequestContext): Decision | undefined {
+    for (let i = 0; i < this.filters.length; i++) {
+      const decision = this.filters[i].onRequest(ctx);
+      if (decision) return decision;
+    }
+    return undefined;
+  }
+
   /** Phase recv: GET and HEAD look up the cache; every other method passes to the origin. */
   private recv(ctx: RequestContext): Decision {
     const { req } = ctx;
@@ -261,30 +273,29 @@ export class Pipeline {
       const age = currentAge(object.meta, this.clock());
       const use = reuse(object.meta, reqCc, age, ctx.site.config.staleWhileRevalidate / 1000);
       if (use !== 'revalidate') {
-        ctx.outcome.hit = true;
         if (use === 'stale-while-revalidate') {
-          ctx.outcome.detail = 'stale-while-revalidate';
+          ctx.outcome.staleWhileRevalidate();
           this.flow.revalidateInBackground(ctx, object);
-        }
+        } else ctx.outcome.hitFresh();
         this.flow.serve(ctx, object, age);
         return;
       }
       if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
-      ctx.outcome.fwd =
-        reqCc.noCache || reqCc.maxAgeSec !== undefined || reqCc.minFreshSec ? 'request' : 'stale';
+      ctx.outcome.forward(
+        reqCc.noCache || reqCc.maxAgeSec !== undefined || reqCc.minFreshSec ? 'request' : 'stale',
+      );
       return this.flow.miss(ctx, object);
     }
     // RFC 9111 §5.2.1.7 only-if-cached: respond with a stored response or 504.
     if (reqCc.onlyIfCached) return this.respondError(ctx, new StrataError('ONLY_IF_CACHED_MISS'));
-    ctx.outcome.fwd = variants ? 'vary-miss' : 'uri-miss';
+    ctx.outcome.forward(variants ? 'vary-miss' : 'uri-miss');
     // A range of an object not stored goes upstream as it is; the partial response is not stored.
-    if (ctx.req.headers.range !== undefined) return this.run(ctx, this.pass(ctx, ctx.outcome.fwd));
+    if (ctx.req.headers.range !== undefined) return this.run(ctx, this.pass(ctx));
     this.flow.miss(ctx, undefined);
   }
 
   /** Phase pass: forwards the request as it is (with its body) and streams the answer back. */
-  private async pass(ctx: RequestContext, fwd: Forward): Promise<void> {
-    ctx.outcome.fwd = fwd;
+  private async pass(ctx: RequestContext): Promise<void> {
     const { req } = ctx;
     const headers = this.upstream.headers(ctx);
     const hasBody =
@@ -322,7 +333,7 @@ export class Pipeline {
       idempotentMethods.has(ctx.method) && !hasBody,
     );
     this.upstream.observe(ctx, up.status, sentAt);
-    ctx.outcome.fwdStatus = up.status;
+    ctx.outcome.answered(up.status, false);
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
     if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
@@ -381,8 +392,7 @@ export class Pipeline {
     // and the detail (origin addresses, library messages) stays in the log.
     const message = err.source === 'downstream' ? err.message : catalog[err.code].message;
     const body = `${err.status} ${message}\nrequest id: ${ctx.id}\n`;
-    ctx.outcome.fwd ??= 'bypass';
-    ctx.outcome.detail = undefined;
+    ctx.outcome.madeHere();
     const headers = this.madeHere(ctx, body);
     // Which failure this was, for the tier below (an edge tells a shield's own faults from its
     // origin's by it) and for operators.
@@ -393,7 +403,7 @@ export class Pipeline {
 
   /** Answers with a response made here (the health path). */
   private synth(ctx: RequestContext, status: number, body: string): void {
-    ctx.outcome.fwd = 'bypass';
+    ctx.outcome.madeHere();
     ctx.res.writeHead(status, this.madeHere(ctx, body));
     ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
   }
@@ -417,7 +427,7 @@ export class Pipeline {
   private finish(ctx: RequestContext): void {
     // A client that left before any response is counted as 499 (nginx's "client closed request").
     const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
-    const label = outcomeLabel(ctx.outcome);
+    const label = ctx.outcome.label;
     this.metrics.countRequest(label, status, ctx.bytes);
     this.accessLog?.record(ctx, status, label);
   }

@@ -26,7 +26,6 @@ export interface UpstreamClientOptions {
   /** Counts a request sent to the next candidate after `kind` failed. */
   retried(kind: Peer['kind']): void;
   log: Logger;
-  clock: () => number;
 }
 
 export class UpstreamClient {
@@ -58,8 +57,8 @@ export class UpstreamClient {
    * `retryable` allows it (nothing streamed from the client's body).
    */
   async send(ctx: RequestContext, request: UpstreamRequest, retryable: boolean): Promise<UpstreamResponse> {
-    const now = this.options.clock();
-    const candidates = ctx.site.upstream.candidates(ctx.key, now);
+    // Peer health runs on wall-clock time, not the cache's clock (which tests move by hand).
+    const candidates = ctx.site.upstream.candidates(ctx.key, Date.now());
     if (candidates.length === 0) throw new StrataError('SHIELD_UNAVAILABLE');
     const last = Math.min(this.options.attempts, candidates.length) - 1;
     for (let i = 0; ; i++) {
@@ -73,10 +72,15 @@ export class UpstreamClient {
         const err = StrataError.from(e);
         // A client leaving, or its body over the limit, is not the peer's fault.
         if (err.source === 'upstream') this.options.metrics.upstreamErrors.inc({ code: err.code });
-        if (isPeerFault(err)) peer.health.failed(this.options.clock());
-        if (!err.retry || !retryable || i >= last) throw err;
-        this.tryNext(peer, err.code, ctx);
-        continue;
+        if (isPeerFault(err)) peer.health.failed(Date.now());
+        if (err.retry && retryable && i < last) {
+          this.tryNext(peer, err.code, ctx);
+          continue;
+        }
+        // The walk ends at a shield that was never reached: say so, not "the origin".
+        if (err.retry && peer.kind === 'shield')
+          throw new StrataError('SHIELD_UNAVAILABLE', undefined, { peer: peer.url }, err);
+        throw err;
       }
       const fault = peer.kind === 'shield' ? shieldFault(up) : undefined;
       if (!fault) {
@@ -87,7 +91,7 @@ export class UpstreamClient {
         if (allowed) addVary(up.headers, allowed.toLowerCase());
         return up;
       }
-      peer.health.failed(this.options.clock());
+      peer.health.failed(Date.now());
       if (!retryable || i >= last) return up;
       up.body.discard();
       this.tryNext(peer, fault, ctx);

@@ -1,4 +1,4 @@
-// Starts a real edge node on ephemeral ports in front of a test origin, with a manual clock.
+// Starts real Strata nodes (edges, shields) on ephemeral loopback ports, with a manual clock.
 
 import type { TestContext } from 'node:test';
 import { request } from 'undici';
@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { validateConfig } from '../../shared/config/config.js';
 import { StrataNode } from '../../shared/node.js';
 import { edgeRole } from '../../edge/edge-role.js';
+import type { NodeRole } from '../../shared/node-role.js';
 
 export class ManualClock {
   constructor(public nowMs = Date.now()) {}
@@ -20,6 +21,8 @@ export interface TestEdge {
   url: string;
   adminUrl: string;
   clock: ManualClock;
+  /** Stops the node (once; later calls wait for the same stop). */
+  stop(): Promise<void>;
   get(path: string, headers?: Record<string, string>, method?: string): Promise<TestResponse>;
   metrics(): Promise<string>;
 }
@@ -39,19 +42,45 @@ export async function startEdge(
   overrides: Record<string, unknown> = {},
 ): Promise<TestEdge> {
   const { sites, ...rest } = overrides as { sites?: unknown[] };
-  const input = {
+  return startNode(t, {
+    sites: sites ?? [{ hosts: ['*'], origins: Array.isArray(originUrl) ? originUrl : [originUrl] }],
+    ...rest,
+  });
+}
+
+export interface NodeSpec {
+  /** Default: the edge role. */
+  role?: NodeRole;
+  /** Default: a new clock; nodes of one tiered test share one. */
+  clock?: ManualClock;
+}
+
+/**
+ * Starts a node from a config in the YAML shape: loopback ports 0, silent logs and node id
+ * `edge-test` unless the config says otherwise. Stopped after the test (again, if stopped already).
+ */
+export async function startNode(
+  t: TestContext,
+  input: Record<string, unknown>,
+  spec: NodeSpec = {},
+): Promise<TestEdge> {
+  const { config, problems } = validateConfig({
     node: { id: 'edge-test' },
     listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
-    sites: sites ?? [{ hosts: ['*'], origins: Array.isArray(originUrl) ? originUrl : [originUrl] }],
     log: { level: 'silent', access: false },
-    ...rest,
-  };
-  const { config, problems } = validateConfig(input);
+    ...input,
+  });
   if (!config) throw new Error(`test config invalid: ${JSON.stringify(problems)}`);
-  const clock = new ManualClock();
-  const node = new StrataNode(config, { role: edgeRole, log: pino({ level: 'silent' }), clock: clock.now });
+  const clock = spec.clock ?? new ManualClock();
+  const node = new StrataNode(config, {
+    role: spec.role ?? edgeRole,
+    log: pino({ level: 'silent' }),
+    clock: clock.now,
+  });
   await node.start();
-  t.after(() => node.stop(1000));
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= node.stop(1000));
+  t.after(stop);
   const url = `http://127.0.0.1:${node.http.port}`;
   const adminUrl = `http://127.0.0.1:${node.admin.port}`;
   return {
@@ -59,6 +88,7 @@ export async function startEdge(
     url,
     adminUrl,
     clock,
+    stop,
     async get(path, headers = {}, method = 'GET') {
       const res = await request(url + path, { method: method as 'GET', headers });
       const body = await res.body.text();

@@ -92,6 +92,7 @@ test('--help on every command prints its help and exits 0', { concurrency: true 
     ['-h'],
     ['help'],
     ['edge', '--help'],
+    ['shield', '--help'],
     ['config', '--help'],
     ['config', 'check', '--help'],
     ['demo', '-h'],
@@ -197,4 +198,34 @@ test('edge serves requests, then on SIGTERM drains an in-flight request and exit
   await run.logLine('edge stopped');
   assert.equal(origin.requests.length, 2);
   assert.equal(run.stderr(), '');
+});
+
+test('strata shield serves as a shield: edges fetch through it, and it refuses shield keys', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60' }));
+  const shieldFile = await configFile(
+    t,
+    validConfig(origin.url).replace('edge-cli', 'shield-cli') + 'proxy: { trustedProxies: ["127.0.0.1"] }\n',
+  );
+  const shield = runCli(t, ['shield', '--config', shieldFile]);
+  const started = await shield.logLine('shield started');
+  const shieldUrl = `http://127.0.0.1:${String(started.httpPort)}`;
+  const health = await request(`${shieldUrl}/.well-known/strata/health`);
+  assert.equal(health.statusCode, 200);
+  assert.equal(await health.body.text(), 'ok\n');
+
+  const edgeFile = await configFile(t, validConfig(origin.url, `shields: [{ url: "${shieldUrl}" }]\n`));
+  const edge = runCli(t, ['edge', '--config', edgeFile]);
+  const edgeStarted = await edge.logLine('edge started');
+  const res = await request(`http://127.0.0.1:${String(edgeStarted.httpPort)}/via-shield`);
+  assert.equal(res.statusCode, 200);
+  assert.equal(await res.body.text(), 'body 1 for /via-shield');
+  assert.match(String(res.headers['cache-status']), /^shield-cli; fwd=uri-miss; .*, edge-cli; fwd=uri-miss/);
+
+  // A shield in front of shields is refused at start, naming the key.
+  const bad = runCli(t, ['shield', '--config', edgeFile]);
+  assert.equal(await bad.exited, 1);
+  assert.match(bad.stderr(), /shields: a shield fetches from the origins/);
+  shield.child.kill('SIGTERM');
+  assert.equal(await shield.exited, 0);
+  await shield.logLine('shield stopped');
 });

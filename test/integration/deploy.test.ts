@@ -1,5 +1,6 @@
-// The shipped deploy files: deploy/config/edge-local.yaml loads with the real config loader, and
-// the compose file and the Dockerfile stay in step with it (ports, paths, origin, drain time).
+// The shipped deploy files: deploy/config/edge-local.yaml and shield-local.yaml load with the real
+// config loader and run in their roles, and the compose file and the Dockerfile stay in step with
+// them (ports, paths, shield and origin addresses, drain time).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,10 +11,13 @@ import { loadConfig } from '../../shared/config/config.js';
 import { parseDuration } from '../../shared/config/units.js';
 import { parseHostPort } from '../../shared/http/listen.js';
 import { runCli } from '../helpers/cli.js';
+import { edgeRole } from '../../edge/edge-role.js';
+import { shieldRole } from '../../shield/shield-role.js';
 
 /** A repository path, from this file's place in dist/test/integration/. */
 const repoPath = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 const edgeConfigFile = repoPath('deploy/config/edge-local.yaml');
+const shieldConfigFile = repoPath('deploy/config/shield-local.yaml');
 
 interface ComposeService {
   command?: string[];
@@ -40,10 +44,32 @@ test('deploy/config/edge-local.yaml loads with the real config loader', async ()
   assert.ok(Object.isFrozen(config.sites[0]));
 });
 
-test('strata config check accepts deploy/config/edge-local.yaml', async (t) => {
-  const run = runCli(t, ['config', 'check', edgeConfigFile]);
-  assert.equal(await run.exited, 0, run.stderr());
-  assert.match(run.stdout(), /: ok$/m);
+test('strata config check accepts both deploy configs, and each role takes its own', async (t) => {
+  for (const file of [edgeConfigFile, shieldConfigFile]) {
+    const run = runCli(t, ['config', 'check', file]);
+    assert.equal(await run.exited, 0, run.stderr());
+    assert.match(run.stdout(), /: ok$/m);
+  }
+  assert.deepEqual(edgeRole.problems(await loadConfig(edgeConfigFile)), []);
+  assert.deepEqual(shieldRole.problems(await loadConfig(shieldConfigFile)), []);
+});
+
+test('docker-compose.yml runs the shield on its config, where the edge looks for it', async () => {
+  const edgeConfig = await loadConfig(edgeConfigFile);
+  const shieldConfig = await loadConfig(shieldConfigFile);
+  const { shield, edge } = await compose();
+  assert.deepEqual(shield.command, ['shield', '--config', '/etc/strata/shield-local.yaml']);
+  assert.ok(shield.volumes?.includes('./config:/etc/strata:ro'));
+  const shieldUrl = new URL(edgeConfig.shields[0].url);
+  assert.equal(shieldUrl.hostname, 'shield');
+  assert.equal(Number(shieldUrl.port), parseHostPort(shieldConfig.listen.http).port);
+  assert.equal(parseHostPort(shieldConfig.listen.http).host, '0.0.0.0');
+  // The same site on both tiers, and the shield trusts the compose network's addresses.
+  assert.deepEqual(shieldConfig.sites[0].hosts, edgeConfig.sites[0].hosts);
+  assert.deepEqual(shieldConfig.sites[0].origins, edgeConfig.sites[0].origins);
+  assert.ok(shieldConfig.proxy.trustedProxies.includes('172.16.0.0/12'));
+  assert.equal(edge.depends_on?.shield.condition, 'service_healthy');
+  assert.ok(parseDuration(shield.stop_grace_period)! > shieldConfig.shutdown.drainTimeout);
 });
 
 test('docker-compose.yml runs the edge on the shipped config, in step with it', async () => {

@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { TestContext } from 'node:test';
 import { ok, startOrigin, type TestOrigin } from '../helpers/origin.js';
-import { startEdge, type TestEdge } from '../helpers/edge.js';
+import { startEdge, startNode, type TestEdge } from '../helpers/edge.js';
+import { edgeRole } from '../../edge/edge-role.js';
+import type { NodeRole } from '../../shared/node-role.js';
+import { StrataError } from '../../shared/errors.js';
 import { metricSum } from '../helpers/metrics.js';
 import { rawConnect, rawRequest } from '../helpers/raw.js';
 import { until } from '../helpers/wait.js';
@@ -285,4 +288,32 @@ test("a Host with characters no host may have gets 400, so it cannot make anothe
   }
   const m = await edge.metrics();
   assert.equal(metricSum(m, 'strata_client_errors_total', { code: 'INVALID_HOST' }), 9);
+});
+
+test("a role's request filters run after routing, in order, and the first decision ends the request", async (t) => {
+  const origin = await startOrigin(t);
+  const seen: string[] = [];
+  const role: NodeRole = {
+    ...edgeRole,
+    filters: () => [
+      {
+        name: 'record',
+        onRequest: (ctx) => void seen.push(`${ctx.site.config.hosts[0]} ${ctx.target}`),
+      },
+      {
+        name: 'deny',
+        onRequest: (ctx) =>
+          ctx.req.headers['x-deny']
+            ? { action: 'respond', error: new StrataError('PROXY_REFUSED', 'denied by a filter') }
+            : undefined,
+      },
+    ],
+  };
+  const edge = await startNode(t, { sites: [{ hosts: ['*'], origins: [origin.url] }] }, { role });
+  const denied = await edge.get('/a', { 'x-deny': '1' });
+  assert.equal(denied.status, 403);
+  assert.match(denied.body, /denied by a filter/);
+  assert.equal((await edge.get('/a')).status, 200);
+  assert.deepEqual(seen, ['* /a', '* /a']);
+  assert.equal(origin.requests.length, 1);
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig, parseConfigText, validateConfig } from '../../../../shared/config/config.js';
 import { StrataError } from '../../../../shared/errors.js';
 import type { Problem } from '../../../../shared/config/schema.js';
+import { workerConfig } from '../../../../shared/cluster/worker-config.js';
 
 const minimal = { sites: [{ hosts: ['example.test'], origins: ['http://127.0.0.1:3000'] }] };
 
@@ -317,4 +318,74 @@ test('loadConfig throws CONFIG_INVALID listing every problem with its path', asy
   assert.ok(missing instanceof StrataError);
   assert.equal(missing.code, 'CONFIG_INVALID');
   assert.match(missing.message, /ENOENT/);
+});
+
+test('shields: URLs are checked, each listed once, per site too', () => {
+  const problems = problemsOf({
+    ...minimal,
+    shields: [{ url: 'http://10.0.0.7:8080' }, { url: 'http://10.0.0.7:8080/' }, { url: 'ftp://x' }],
+    sites: [{ ...minimal.sites[0], shields: [{ url: 'http://a:1' }, { url: 'http://a:1' }] }],
+    shieldFallback: 'origin',
+  });
+  hasProblem(problems, 'shields[1].url', /listed twice/);
+  hasProblem(problems, 'shields[2].url', /http/);
+  hasProblem(problems, 'sites[0].shields[1].url', /listed twice/);
+  hasProblem(problems, 'shieldFallback', /direct.*fail/);
+});
+
+test('proxy.trustedProxies takes addresses and CIDR blocks, and names a bad entry', () => {
+  const { config } = validateConfig({
+    ...minimal,
+    proxy: { trustedProxies: ['10.0.0.0/8', '::1', 'fd00::/8'] },
+  });
+  assert.deepEqual(config?.proxy.trustedProxies, ['10.0.0.0/8', '::1', 'fd00::/8']);
+  const problems = problemsOf({
+    ...minimal,
+    proxy: { trustedProxies: ['10.0.0.0/33', '1.2.3', 'fd00::/129'] },
+  });
+  hasProblem(problems, 'proxy.trustedProxies[0]', /too long for IPv4/);
+  hasProblem(problems, 'proxy.trustedProxies[1]', /not an IP address/);
+  hasProblem(problems, 'proxy.trustedProxies[2]', /too long for IPv6/);
+});
+
+test('upstream.attempts and upstream.health have defaults and bounds', () => {
+  const { config } = validateConfig(minimal);
+  assert.equal(config?.upstream.attempts, 3);
+  assert.deepEqual(config?.upstream.health, {
+    failures: 1,
+    openFor: 10_000,
+    probeInterval: 2000,
+    probeTimeout: 1000,
+  });
+  const problems = problemsOf({
+    ...minimal,
+    upstream: { attempts: 0, health: { failures: 0, openFor: '1ms' } },
+  });
+  hasProblem(problems, 'upstream.attempts', /1/);
+  hasProblem(problems, 'upstream.health.failures', /1/);
+  hasProblem(problems, 'upstream.health.openFor', /100ms|at least/);
+});
+
+test('workers: auto or 1 to 256; more than 1 is refused with a disk tier', () => {
+  assert.equal(validateConfig(minimal).config?.workers, 1);
+  assert.equal(validateConfig({ ...minimal, workers: 'auto' }).config?.workers, 'auto');
+  hasProblem(problemsOf({ ...minimal, workers: 0 }), 'workers', /auto or an integer from 1 to 256/);
+  hasProblem(problemsOf({ ...minimal, workers: 'all' }), 'workers', /auto or an integer/);
+  const disk = { disk: { path: '/tmp/x', maxBytes: '64MiB' } };
+  hasProblem(problemsOf({ ...minimal, workers: 2, cache: disk }), 'workers', /must be 1 with cache\.disk/);
+  assert.deepEqual(validateConfig({ ...minimal, workers: 1, cache: disk }).problems, []);
+});
+
+test('a worker gets its share of the memory budget, and the largest object still fits', () => {
+  const { config } = validateConfig({
+    ...minimal,
+    workers: 4,
+    cache: { memory: { maxBytes: '64MiB', maxObjectBytes: '32MiB' }, maxFillBytes: '64MiB' },
+  });
+  const share = workerConfig(config!, 4);
+  assert.equal(share.workers, 1);
+  assert.equal(share.cache.memory.maxBytes, 16 * 1024 ** 2);
+  assert.equal(share.cache.memory.maxObjectBytes, 16 * 1024 ** 2);
+  assert.equal(share.cache.maxFillBytes, 16 * 1024 ** 2);
+  assert.throws(() => workerConfig(config!, 128), /cache\.memory\.maxBytes: must be at least/);
 });

@@ -1,0 +1,214 @@
+// Supervisor: the primary process of a node with workers > 1. It serves the admin listener
+// (/metrics summed over the workers), forks the workers, restarts one that exits with a backoff,
+// replaces them one at a time on a reload (SIGHUP: the config file is checked first; a bad one
+// is refused and the workers keep running), and drains them all on stop.
+
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
+import { AdminServer } from '../admin-server.js';
+import { loadConfig, type StrataConfig } from '../config/config.js';
+import { StrataError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { NodeRole } from '../node-role.js';
+import { workerConfig, workerCount } from './worker-config.js';
+import { workerEnv, type WorkerMessage } from './worker.js';
+
+/** A worker that fails again soon after a restart waits longer each time, up to this. */
+const maxBackoffMs = 30_000;
+/** A worker that ran this long before exiting is restarted at once. */
+const stableMs = 30_000;
+/** How long a new worker may take to become ready. */
+const readyTimeoutMs = 30_000;
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  startedAt: number;
+  /** Resolves when the worker is ready; rejects when it exits first or takes too long. */
+  readiness: Promise<void>;
+}
+
+export interface SupervisorOptions {
+  role: NodeRole;
+  /** The file the config came from; read again on reload. */
+  configFile: string;
+  config: StrataConfig;
+  log: Logger;
+}
+
+export class Supervisor {
+  private config: StrataConfig;
+  private readonly slots = new Map<number, Slot>();
+  /** Consecutive quick failures per worker index, for the restart backoff. */
+  private readonly failures = new Map<number, number>();
+  private stopping = false;
+  private reloading: Promise<boolean> | undefined;
+  private readonly admin: AdminServer;
+  private readonly registry = new Registry();
+  private readonly restarts: Counter;
+  private httpPort = 0;
+
+  constructor(private readonly options: SupervisorOptions) {
+    this.config = options.config;
+    const aggregator = new AggregatorRegistry();
+    this.restarts = new Counter({
+      name: 'strata_worker_restarts_total',
+      help: 'Worker processes started again after one exited without being asked to.',
+      registers: [this.registry],
+    });
+    const slots = this.slots;
+    new Gauge({
+      name: 'strata_workers_ready',
+      help: 'Worker processes serving requests.',
+      registers: [this.registry],
+      collect() {
+        this.set([...slots.values()].filter((s) => s.ready).length);
+      },
+    });
+    const own = this.registry;
+    this.admin = new AdminServer(options.config.listen.admin, {
+      contentType: own.contentType,
+      metrics: async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`,
+    });
+  }
+
+  /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */
+  async start(): Promise<{ httpPort: number; adminPort: number; workers: number }> {
+    await this.admin.start();
+    const count = workerCount(this.config);
+    const share = workerConfig(this.config, count);
+    try {
+      await Promise.all(Array.from({ length: count }, (_, i) => this.fork(i, share).readiness));
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.admin.ready = true;
+    return { httpPort: this.httpPort, adminPort: this.admin.port, workers: count };
+  }
+
+  private fork(index: number, config: StrataConfig): Slot {
+    const worker = cluster.fork({
+      [workerEnv.index]: String(index),
+      [workerEnv.config]: JSON.stringify(config),
+    });
+    let settle!: { resolve: () => void; reject: (err: Error) => void };
+    const readiness = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    const slot: Slot = { worker, ready: false, startedAt: Date.now(), readiness };
+    const timer = setTimeout(
+      () => settle.reject(new Error(`worker ${index} was not ready within ${readyTimeoutMs} ms`)),
+      readyTimeoutMs,
+    );
+    worker.on('message', (m: WorkerMessage) => {
+      if (m?.type !== 'strata:ready') return;
+      clearTimeout(timer);
+      slot.ready = true;
+      this.httpPort = m.httpPort;
+      this.options.log.info({ worker: index, pid: worker.process.pid }, 'worker ready');
+      settle.resolve();
+    });
+    worker.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      slot.ready = false;
+      settle.reject(new Error(`worker ${index} exited (${signal ?? `code ${code}`}) before it was ready`));
+      // Replaced (reload) or stopping: this exit was asked for.
+      if (this.stopping || this.slots.get(index) !== slot) return;
+      this.restart(index, slot, code, signal);
+    });
+    this.slots.set(index, slot);
+    return slot;
+  }
+
+  /** A worker exited unasked: start another in its place, after a backoff if it keeps failing. */
+  private restart(index: number, slot: Slot, code: number | null, signal: string | null): void {
+    const quick = Date.now() - slot.startedAt < stableMs;
+    const failures = quick ? (this.failures.get(index) ?? 0) + 1 : 0;
+    this.failures.set(index, failures);
+    const delayMs = failures === 0 ? 0 : Math.min(maxBackoffMs, 100 * 2 ** (failures - 1));
+    this.options.log.warn({ worker: index, code, signal, restartInMs: delayMs }, 'worker exited, restarting');
+    this.restarts.inc();
+    setTimeout(() => {
+      if (this.stopping || this.slots.get(index) !== slot) return;
+      this.fork(index, workerConfig(this.config, workerCount(this.config))).readiness.catch((err: Error) =>
+        this.options.log.error({ worker: index, err: err.message }, 'restarted worker failed'),
+      );
+    }, delayMs).unref();
+  }
+
+  /**
+   * Applies the config file as it is now: checks it (a bad one is refused, with every problem,
+   * and nothing changes), then replaces the workers one at a time, each new one ready before
+   * its predecessor drains, so no request fails. Resolves whether the new config is running.
+   */
+  reload(): Promise<boolean> {
+    this.reloading ??= this.roll().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async roll(): Promise<boolean> {
+    const { log, role, configFile } = this.options;
+    let next: StrataConfig;
+    try {
+      next = await loadConfig(configFile);
+      const problems = role.problems(next);
+      if (next.listen.admin !== this.config.listen.admin)
+        problems.push({ path: 'listen.admin', message: 'the admin listener changes only with a restart' });
+      if (next.listen.http !== this.config.listen.http)
+        problems.push({ path: 'listen.http', message: 'the listener changes only with a restart' });
+      if (problems.length > 0) throw new StrataError('CONFIG_INVALID', undefined, { problems });
+    } catch (err) {
+      const problems = (err as StrataError).context?.problems as
+        { path: string; message: string }[] | undefined;
+      log.error(
+        {
+          file: configFile,
+          problems: problems?.map((p) => `${p.path}: ${p.message}`) ?? [(err as Error).message],
+        },
+        'reload refused: the workers keep the running config',
+      );
+      return false;
+    }
+    const count = workerCount(next);
+    const share = workerConfig(next, count);
+    log.info({ file: configFile, workers: count }, 'reloading: replacing workers one at a time');
+    for (let index = 0; index < Math.max(count, this.slots.size); index++) {
+      if (this.stopping) return false;
+      const old = this.slots.get(index);
+      if (index < count) {
+        try {
+          await this.fork(index, share).readiness;
+        } catch (err) {
+          // Keep what runs: the old worker (if any) goes back into its slot.
+          log.error({ worker: index, err: (err as Error).message }, 'reload stopped: a new worker failed');
+          if (old) this.slots.set(index, old);
+          else this.slots.delete(index);
+          return false;
+        }
+      } else this.slots.delete(index);
+      if (old) await this.drain(old.worker);
+    }
+    this.config = next;
+    log.info({ workers: count }, 'reloaded');
+    return true;
+  }
+
+  /** Tells a worker to drain and waits for it to exit; SIGKILL past the drain time and a margin. */
+  private async drain(worker: Worker): Promise<void> {
+    if (worker.isDead()) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.send({ type: 'strata:drain' } satisfies WorkerMessage);
+    const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.shutdown.drainTimeout + 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Not ready, every worker drained (in parallel), then the admin listener closed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.admin.ready = false;
+    await this.reloading?.catch(() => undefined);
+    await Promise.all([...this.slots.values()].map((s) => this.drain(s.worker)));
+    this.slots.clear();
+    await this.admin.stop();
+  }
+}

@@ -1,0 +1,159 @@
+// A node with workers: 2, run as operators run it (strata edge, real processes and signals): the
+// primary supervises the workers, sums their metrics, replaces a killed one, reloads the config
+// file on SIGHUP one worker at a time without a failed request, refuses a bad one, and drains
+// everything on SIGTERM.
+
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { runCli, type CliRun } from '../helpers/cli.js';
+import { metricSum } from '../helpers/metrics.js';
+import { ok, startOrigin } from '../helpers/origin.js';
+import { until } from '../helpers/wait.js';
+
+const config = (originUrl: string, id = 'edge-workers', extra = '') => `
+node: { id: ${id} }
+listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
+workers: 2
+sites:
+  - hosts: ["*"]
+    origins: ["${originUrl}"]
+cache:
+  memory: { maxBytes: 16MiB, maxObjectBytes: 1MiB }
+shutdown: { drainTimeout: 5s }
+${extra}`;
+
+interface Node {
+  run: CliRun;
+  file: string;
+  url: string;
+  admin: string;
+}
+
+async function startNode(t: TestContext, text: string): Promise<Node> {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'edge.yaml');
+  await writeFile(file, text);
+  const run = runCli(t, ['edge', '--config', file]);
+  const started = await run.logLine('edge started');
+  // The primary's line is the one with the worker count (each worker logs its own start).
+  await until(() => /"workers":2,"msg":"edge started"/.test(run.stdout()), 20_000);
+  const primary = JSON.parse(
+    run
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('"workers":2'))!,
+  ) as {
+    httpPort: number;
+    adminPort: number;
+  };
+  assert.ok(started);
+  return {
+    run,
+    file,
+    url: `http://127.0.0.1:${primary.httpPort}`,
+    admin: `http://127.0.0.1:${primary.adminPort}`,
+  };
+}
+
+/** A GET on a new connection, so that the primary hands it to the next worker. */
+async function get(url: string): Promise<{ status: number; cacheStatus: string }> {
+  const res = await request(url, { reset: true });
+  await res.body.dump();
+  return { status: res.statusCode, cacheStatus: String(res.headers['cache-status'] ?? '') };
+}
+
+async function metrics(node: Node): Promise<string> {
+  return (await request(`${node.admin}/metrics`)).body.text();
+}
+
+const lines = (run: CliRun) =>
+  run
+    .stdout()
+    .split('\n')
+    .filter((l) => l !== '');
+
+test('two workers serve the port, /metrics sums them, and stdout stays whole JSON lines', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=60' }));
+  const node = await startNode(t, config(origin.url));
+  for (let i = 0; i < 20; i++) assert.equal((await get(`${node.url}/p${i % 4}`)).status, 200);
+  const m = await metrics(node);
+  assert.equal(metricSum(m, 'strata_requests_total'), 20);
+  assert.equal(metricSum(m, 'strata_workers_ready'), 2);
+  await until(() => lines(node.run).filter((l) => l.includes('"msg":"request"')).length === 20);
+  const access = lines(node.run)
+    .map((l) => JSON.parse(l) as { msg: string; worker?: number })
+    .filter((l) => l.msg === 'request');
+  assert.deepEqual(new Set(access.map((l) => l.worker)), new Set([0, 1]), 'both workers served requests');
+  assert.equal((await request(`${node.admin}/readyz`)).statusCode, 200);
+  node.run.child.kill('SIGTERM');
+  assert.equal(await node.run.exited, 0);
+  assert.match(node.run.stdout(), /"msg":"edge stopped"\}\n$/);
+});
+
+test('a worker killed with SIGKILL is replaced, and the node keeps serving meanwhile', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'no-store' }));
+  const node = await startNode(t, config(origin.url));
+  const ready = lines(node.run).filter((l) => l.includes('"msg":"worker ready"'));
+  const victim = (JSON.parse(ready[0]) as { pid: number }).pid;
+  process.kill(victim, 'SIGKILL');
+  // Connections the killed worker held are lost with it; from the primary's noticing on, the
+  // other worker takes every new one while the replacement starts.
+  await until(() => node.run.stdout().includes('worker exited, restarting'), 10_000);
+  for (let i = 0; i < 10; i++) assert.equal((await get(`${node.url}/during-${i}`)).status, 200);
+  await until(() => lines(node.run).filter((l) => l.includes('"msg":"worker ready"')).length === 3, 10_000);
+  assert.match(node.run.stdout(), /"signal":"SIGKILL","restartInMs":\d+,"msg":"worker exited, restarting"/);
+  const m = await metrics(node);
+  assert.equal(metricSum(m, 'strata_worker_restarts_total'), 1);
+  assert.equal(metricSum(m, 'strata_workers_ready'), 2);
+});
+
+test('SIGHUP reloads the config one worker at a time with no failed request; a bad file is refused', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'no-store' }));
+  const node = await startNode(t, config(origin.url));
+  let failures = 0;
+  let sent = 0;
+  let loading = true;
+  const load = (async () => {
+    while (loading) {
+      const res = await get(`${node.url}/under-load-${sent++}`).catch(() => ({ status: 0, cacheStatus: '' }));
+      if (res.status !== 200) failures++;
+    }
+  })();
+  await writeFile(node.file, config(origin.url, 'edge-reloaded'));
+  node.run.child.kill('SIGHUP');
+  await until(() => node.run.stdout().includes('"msg":"reloaded"'), 20_000);
+  const before = sent;
+  await until(() => sent > before + 20);
+  loading = false;
+  await load;
+  assert.equal(failures, 0, `${failures} of ${sent} requests failed during the reload`);
+  assert.match((await get(`${node.url}/after`)).cacheStatus, /^edge-reloaded; /);
+
+  // A bad file: every problem logged with its key path, and the running workers stay.
+  await writeFile(node.file, config(origin.url, 'edge-bad', 'server: { maxHeaders: lots }'));
+  node.run.child.kill('SIGHUP');
+  await until(() => node.run.stdout().includes('reload refused'), 10_000);
+  assert.match(node.run.stdout(), /"problems":\["server\.maxHeaders: expected an integer/);
+  assert.match((await get(`${node.url}/still`)).cacheStatus, /^edge-reloaded; /);
+  node.run.child.kill('SIGTERM');
+  assert.equal(await node.run.exited, 0);
+});
+
+test('workers: 2 with a disk tier is refused at start, naming the key', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'edge.yaml');
+  const text = config('http://127.0.0.1:1', 'edge-disk').replace(
+    'cache:\n',
+    `cache:\n  disk: { path: ${join(dir, 'cache')}, maxBytes: 64MiB }\n`,
+  );
+  await writeFile(file, text);
+  const run = runCli(t, ['edge', '--config', file]);
+  assert.equal(await run.exited, 1);
+  assert.match(run.stderr(), /: workers: must be 1 with cache\.disk/);
+});
