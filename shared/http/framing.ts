@@ -58,13 +58,17 @@ type State =
 const CR = 13;
 const LF = 10;
 const headEnd = Buffer.from('\r\n\r\n');
+const noBytes = Buffer.alloc(0);
 /** A field line that frames a body (names are case-insensitive). */
 const framingFields = /\n(?:transfer-encoding|content-length)/i;
 
 export class RequestFraming {
   private state: State = 'head';
-  /** Bytes of a head split across reads. */
-  private partial: Buffer | undefined;
+  /** Pieces of a head split across reads (copies), joined once when its end arrives. */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** The last (up to) three bytes of `partial`, where a CRLFCRLF may begin. */
+  private tail = noBytes;
   /** Body bytes (Content-Length) or chunk data bytes still to come. */
   private remaining = 0;
   private digits = 0;
@@ -84,7 +88,7 @@ export class RequestFraming {
    * the fault and how many leading bytes of `data` belong to the messages before the faulty one.
    */
   scan(data: Buffer): { fault: FramingFault; validBytes: number } | undefined {
-    this.messageStart = this.state === 'head' && this.partial === undefined ? 0 : -1;
+    this.messageStart = this.state === 'head' && this.partialBytes === 0 ? 0 : -1;
     let i = 0;
     let found: FramingFault | undefined;
     while (i < data.length && !found) {
@@ -121,29 +125,58 @@ export class RequestFraming {
     this.messageStart = at;
   }
 
-  /** Finds the end of a request head (it may span reads) and decides how its body is framed. */
+  /**
+   * Finds the end of a request head (it may span reads) and decides how its body is framed. A
+   * head sent a byte at a time is searched piece by piece and joined once, not once per read.
+   */
   private scanHead(data: Buffer, from: number): FramingFault | undefined {
     let start = from;
     // RFC 9112 §2.2: empty lines before a request-line are ignored.
-    if (this.partial === undefined) {
+    if (this.partialBytes === 0) {
       while (start < data.length && (data[start] === CR || data[start] === LF)) start++;
       if (this.messageStart >= 0) this.messageStart = start;
     }
-    const buf = this.partial ? Buffer.concat([this.partial, data.subarray(start)]) : data.subarray(start);
-    const end = buf.indexOf(headEnd);
+    const fresh = data.subarray(start);
+    const end = this.headEndIn(fresh);
     if (end === -1) {
-      // Too long a head is llhttp's 431; nothing of this connection is followed after it.
-      if (buf.length > this.limits.maxHeadBytes) this.state = 'pass';
-      else this.partial = buf.length === 0 ? undefined : Buffer.from(buf);
+      this.partialBytes += fresh.length;
+      // Far past the head limit is llhttp's 431 already; nothing of this connection is
+      // followed after it. (Twice the limit: the two need not count bytes alike.)
+      if (this.partialBytes > 2 * this.limits.maxHeadBytes) {
+        this.state = 'pass';
+        this.partial = [];
+      } else if (fresh.length > 0) {
+        this.partial.push(Buffer.from(fresh));
+        this.tail = Buffer.concat([this.tail, fresh.subarray(-3)]).subarray(-3);
+      }
       this.at = data.length;
       return undefined;
     }
-    this.at = start + end + headEnd.length - (this.partial?.length ?? 0);
-    this.partial = undefined;
-    const found = this.framing(buf.toString('latin1', 0, end));
+    const prior = this.partialBytes;
+    let head = fresh;
+    if (prior > 0) {
+      head = Buffer.concat([...this.partial, fresh]);
+      this.partial = [];
+      this.partialBytes = 0;
+      this.tail = noBytes;
+    }
+    this.at = start + end + headEnd.length - prior;
+    const found = this.framing(head.toString('latin1', 0, end));
     // A request without a body: the next one starts right after this head.
     if (!found && this.state === 'head') this.messageStart = this.at;
     return found;
+  }
+
+  /** Where the head that began in earlier reads (if any) and goes on in `fresh` ends, or -1. */
+  private headEndIn(fresh: Buffer): number {
+    const prior = this.partialBytes;
+    if (prior > 0) {
+      // The CRLFCRLF may straddle the reads: the last three bytes before, the first three now.
+      const joint = Buffer.concat([this.tail, fresh.subarray(0, 3)]).indexOf(headEnd);
+      if (joint !== -1) return prior - this.tail.length + joint;
+    }
+    const k = fresh.indexOf(headEnd);
+    return k === -1 ? -1 : prior + k;
   }
 
   /** RFC 9112 §6: the body length of a request from its head. */
