@@ -26,7 +26,7 @@ export interface FramingLimits {
    * up to more are the body limit's (body-limit.ts), which answers 413 and keeps the connection.
    */
   maxBodyBytes: number;
-  /** server.maxHeaderBytes: past this a head (or trailer section) is llhttp's to refuse. */
+  /** server.maxHeaderBytes: llhttp refuses a head (or trailer section) past it (431). */
   maxHeadBytes: number;
 }
 
@@ -284,8 +284,9 @@ export class RequestFraming {
         else if (c === LF) return bareLf();
         else {
           this.lineBytes++;
-          // A trailer section past the head limit is llhttp's 431; nothing after it is followed.
-          if (++this.trailerBytes > this.limits.maxHeadBytes) this.state = 'pass';
+          // A trailer section far past the head limit is llhttp's 431 already (it counts trailers
+          // against server.maxHeaderBytes); nothing after it is followed.
+          if (++this.trailerBytes > 2 * this.limits.maxHeadBytes) this.state = 'pass';
         }
         return undefined;
       case 'trailer-lf':
