@@ -7,6 +7,7 @@ import { ShieldSelector } from '../shared/http/select.js';
 
 export const edgeRole: NodeRole = {
   name: 'edge',
+  servesStrata: false,
   problems: () => [],
   selector(site, config, upstreams) {
     const origins = upstreams.originPool(site);

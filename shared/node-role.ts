@@ -13,6 +13,11 @@ export type RoleName = 'edge' | 'shield';
 
 export interface NodeRole {
   readonly name: RoleName;
+  /**
+   * Whether this role answers only Strata nodes (a shield answers edges), which obey Strata's
+   * own targeted field (cache.targetedField) too: then the field is passed on, not removed.
+   */
+  readonly servesStrata: boolean;
   /** Problems with a valid config that this role cannot run (key paths as config problems have). */
   problems(config: StrataConfig): Problem[];
   /** Where a site's requests go: the peers to try, in order, for each request. Runs once per site at start. */

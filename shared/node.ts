@@ -96,6 +96,10 @@ export class StrataNode {
       filters: this.role.filters?.(config),
       clock,
       accessLog: this.accessLog,
+      hiddenFields:
+        config.cache.targetedField && !this.role.servesStrata
+          ? [config.cache.targetedField.toLowerCase()]
+          : [],
     });
     this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
     const store: Service = {

@@ -8,6 +8,7 @@ const why = 'a shield fetches from the origins: shields are for edges (run this 
 
 export const shieldRole: NodeRole = {
   name: 'shield',
+  servesStrata: true,
   problems(config) {
     const problems: Problem[] = [];
     if (config.shields.length > 0) problems.push({ path: 'shields', message: why });

@@ -41,6 +41,14 @@ export function deltaSeconds(value: string | true | undefined): number | undefin
   return Math.min(Number(value), maxDeltaSeconds);
 }
 
+/** Cache directives whose argument is delta-seconds (RFC 9111 §5.2.2, RFC 5861). */
+const integerDirectives: ReadonlySet<string> = new Set([
+  'max-age',
+  's-maxage',
+  'stale-while-revalidate',
+  'stale-if-error',
+]);
+
 /**
  * RFC 9213 §2.1: a targeted field is a Structured Fields dictionary; a cache that fails to
  * parse it MUST ignore the whole field. Keys are lowercase tokens; values here are integers
@@ -58,6 +66,9 @@ export function parseTargetedField(value: string | string[] | undefined): Direct
     const m = /^([a-z*][a-z0-9_\-.*]*)(?:=(.*))?$/.exec(item.trim());
     if (!m) return undefined;
     const v = m[2];
+    // RFC 9213 §2.1: directives whose value is delta-seconds are mapped to Integer; another type
+    // (max-age="10") is a value the field cannot have, and the whole field is ignored.
+    if (integerDirectives.has(m[1]) && (v === undefined || !/^-?\d{1,15}$/.test(v))) return undefined;
     if (v === undefined) out.set(m[1], true);
     else if (/^-?\d{1,15}$/.test(v) || /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/.test(v)) out.set(m[1], v);
     else if (/^"([^"\\]|\\.)*"$/.test(v)) out.set(m[1], v.slice(1, -1));

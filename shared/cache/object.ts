@@ -5,6 +5,7 @@ import {
   cacheDirectives,
   freshness,
   noStoreReason,
+  unstoredFields,
   varyFields,
   type NoCacheReason,
   type PolicyOptions,
@@ -18,6 +19,7 @@ import {
   type FieldList,
   type HeaderMap,
 } from '../http/headers.js';
+import type { Directives } from './directives.js';
 import { admittedCodings, variantKey, varyValue } from './vary.js';
 import type { CachedObject, ObjectMeta, StoredBody } from './store.js';
 
@@ -56,7 +58,7 @@ export function describeResponse(
   policy: PolicyOptions,
   maxObjectBytes: number,
 ): { meta: ObjectMeta; reason?: undefined } | { meta?: undefined; reason: NoCacheReason } {
-  const { directives, targeted } = cacheDirectives(facts.headers);
+  const { directives, targeted } = cacheDirectives(facts.headers, policy.targetedField);
   const policyFacts = {
     method: 'GET',
     status: facts.status,
@@ -94,7 +96,7 @@ export function describeResponse(
       variant,
       vary,
       status: facts.status,
-      headers: storedHeaders(facts.headers),
+      headers: keptFields(storedHeaders(facts.headers), directives),
       requestTimeMs: facts.requestTimeMs,
       responseTimeMs: facts.responseTimeMs,
       // Named one by one, not spread: a literal keeps every field in the object itself (a
@@ -116,6 +118,12 @@ export function describeResponse(
 /** The fields kept with an object, in order (hop-by-hop and per-response fields removed). */
 export function storedHeaders(headers: HeaderMap): FieldList {
   return fieldList(headers, notStored);
+}
+
+/** The stored fields without those a qualified private or no-cache keeps out of the store. */
+function keptFields(headers: FieldList, directives: Directives): FieldList {
+  const unstored = unstoredFields(directives);
+  return unstored ? withoutFields(headers, unstored) : headers;
 }
 
 /** Surrogate-Key (space-separated) and Cache-Tag (comma-separated) values. */
@@ -156,7 +164,8 @@ export function refreshObject(
   const headers = withoutFields(stored.meta.headers, names).concat(update);
   const merged = fieldMap(headers);
   merged.age = notModified.headers.age;
-  const { directives, targeted } = cacheDirectives(merged);
+  const { directives, targeted } = cacheDirectives(merged, policy.targetedField);
+  const kept = keptFields(headers, directives);
   const fresh = freshness(
     {
       method: 'GET',
@@ -173,7 +182,7 @@ export function refreshObject(
   return {
     meta: {
       ...stored.meta,
-      headers,
+      headers: kept,
       requestTimeMs: notModified.requestTimeMs,
       responseTimeMs: notModified.responseTimeMs,
       ...fresh,

@@ -4,6 +4,7 @@
 
 import { deltaSeconds, parseDirectives, parseTargetedField, type Directives } from './directives.js';
 import { firstValue, joined, type HeaderMap } from '../http/headers.js';
+import { parseHttpDate } from '../http/dates.js';
 
 /** Why a response was not stored; reported in Cache-Status `detail` and metrics. */
 export type NoCacheReason =
@@ -24,6 +25,11 @@ export interface PolicyOptions {
   /** Fraction of (Date - Last-Modified) used as heuristic lifetime. */
   heuristicFraction: number;
   heuristicMaxSec: number;
+  /**
+   * The lowercase name of Strata's own targeted field (cache.targetedField), obeyed before
+   * CDN-Cache-Control; undefined when the operator named none.
+   */
+  targetedField?: string;
 }
 
 /** RFC 9110 §15.1: status codes that are heuristically cacheable (cacheable by default). */
@@ -53,10 +59,19 @@ export interface Freshness {
   mustRevalidate: boolean;
 }
 
-/** The directives that govern Strata: RFC 9213 targeted fields take precedence over Cache-Control. */
-export function cacheDirectives(headers: HeaderMap): { directives: Directives; targeted: boolean } {
-  // RFC 9213 §2.1: a cache that uses a targeted field MUST ignore Cache-Control and Expires
-  // when the targeted field is present and valid.
+/**
+ * The directives that govern Strata: RFC 9213 targeted fields take precedence over Cache-Control.
+ * `ownField` is the operator's Strata-only field (lowercase), the most specific of them.
+ */
+export function cacheDirectives(
+  headers: HeaderMap,
+  ownField?: string,
+): { directives: Directives; targeted: boolean } {
+  // RFC 9213 §2.2: a cache keeps a list of the targeted fields it implements, most specific
+  // first, and uses the first one that is present and valid (one that fails to parse is
+  // ignored, as if absent); then it MUST ignore Cache-Control and Expires.
+  const own = ownField === undefined ? undefined : parseTargetedField(headers[ownField]);
+  if (own) return { directives: own, targeted: true };
   const cdn = parseTargetedField(headers['cdn-cache-control']);
   if (cdn) return { directives: cdn, targeted: true };
   const surrogate = headers['surrogate-control'];
@@ -106,8 +121,9 @@ export function noStoreReason(
   if (cc.has('must-understand')) {
     if (!understood.has(facts.status)) return 'status';
   } else if (cc.has('no-store')) return 'no-store';
-  // RFC 9111 §5.2.2.7: a shared cache MUST NOT store a response with private.
-  if (cc.has('private')) return 'private';
+  // RFC 9111 §5.2.2.7: a shared cache MUST NOT store a response with private. The qualified
+  // form only keeps the listed fields out of the store (see unstoredFields).
+  if (cc.get('private') === true) return 'private';
   // RFC 9111 §3.5: a shared cache MUST NOT use a response to a request with Authorization
   // unless public, must-revalidate or s-maxage allows it.
   if (
@@ -134,6 +150,28 @@ export function noStoreReason(
   return undefined;
 }
 
+/**
+ * The lowercase names of the fields a shared cache keeps out of a stored response, or undefined.
+ * RFC 9111 §5.2.2.7: with a qualified private, "a shared cache MUST NOT store the listed header
+ * fields if they are present in the original response but MAY store the remainder of the
+ * response message without those header fields". RFC 9111 §5.2.2.4: with a qualified no-cache,
+ * "a cache MAY use the response to satisfy a subsequent request, subject to any other
+ * restrictions on caching, if the listed header fields are excluded from the subsequent
+ * response": Strata stores it without them, so every reuse excludes them.
+ */
+export function unstoredFields(cc: Directives): ReadonlySet<string> | undefined {
+  let names: Set<string> | undefined;
+  for (const directive of ['private', 'no-cache']) {
+    const value = cc.get(directive);
+    if (typeof value !== 'string') continue;
+    for (const part of value.split(',')) {
+      const name = part.trim().toLowerCase();
+      if (name) (names ??= new Set()).add(name);
+    }
+  }
+  return names;
+}
+
 /** Lowercased Vary field names, '*' for a wildcard, [] for none (empty members ignored). */
 export function varyFields(value: string | string[] | undefined): string[] | '*' {
   if (value === undefined) return [];
@@ -154,9 +192,11 @@ export function freshness(
   options: PolicyOptions,
 ): Freshness {
   const headers = facts.responseHeaders;
-  const dateMs = httpDate(firstValue(headers.date)) ?? facts.responseTimeMs;
+  const nowMs = facts.responseTimeMs;
+  const dateMs = parseHttpDate(firstValue(headers.date), nowMs) ?? facts.responseTimeMs;
   // RFC 9111 §5.2.2.4 no-cache: the response MUST NOT be used without successful validation.
-  const noCache = cc.has('no-cache');
+  // The qualified form allows reuse without the listed fields (see unstoredFields).
+  const noCache = cc.get('no-cache') === true;
   let lifetimeSec: number;
   const sMaxAge = cc.get('s-maxage');
   const maxAge = cc.get('max-age');
@@ -169,13 +209,13 @@ export function freshness(
   // or, if the Expires response header field is present, use its value minus Date
   // (RFC 9111 §5.3: an invalid date, such as "0", means already expired).
   else if (!targeted && headers.expires !== undefined) {
-    const expires = Array.isArray(headers.expires) ? undefined : httpDate(headers.expires);
+    const expires = Array.isArray(headers.expires) ? undefined : parseHttpDate(headers.expires, nowMs);
     lifetimeSec = expires === undefined ? 0 : Math.max(0, (expires - dateMs) / 1000);
   }
   // otherwise no explicit expiration: §4.2.2 a heuristic lifetime is allowed for status codes
   // defined as heuristically cacheable, or when the response is marked public.
   else if (cacheableByDefault.has(facts.status) || cc.has('public')) {
-    const lm = httpDate(firstValue(headers['last-modified']));
+    const lm = parseHttpDate(firstValue(headers['last-modified']), nowMs);
     lifetimeSec =
       lm !== undefined && lm < dateMs
         ? Math.min(((dateMs - lm) / 1000) * options.heuristicFraction, options.heuristicMaxSec)
@@ -189,10 +229,10 @@ export function freshness(
   const apparentAge = Math.max(0, Math.floor(facts.responseTimeMs / 1000) - Math.floor(dateMs / 1000));
   const responseDelay = Math.max(0, (facts.responseTimeMs - facts.requestTimeMs) / 1000);
   const age = ageValue(headers.age);
-  const correctedAge = (age ?? 0) + responseDelay;
+  const correctedAge = age + responseDelay;
   return {
     initialAgeSec: Math.max(apparentAge, correctedAge),
-    lifetimeSec: age === undefined ? 0 : lifetimeSec,
+    lifetimeSec,
     staleWhileRevalidateSec: deltaSeconds(cc.get('stale-while-revalidate')) ?? 0,
     staleIfErrorSec: deltaSeconds(cc.get('stale-if-error')) ?? 0,
     // RFC 9111 §5.2.2.2/§5.2.2.8/§5.2.2.10: must-revalidate, proxy-revalidate and (in a shared
@@ -202,22 +242,18 @@ export function freshness(
 }
 
 /**
- * RFC 9111 §5.1: Age is a single non-negative integer (huge values saturate at 2^31).
- * Returns 0 when absent and undefined when invalid: a list, several lines, a sign, a fraction
- * or a parameter. Strata then treats the response as stale, as the cache-tests suite expects
- * (the RFC allows using the first member; refusing the guess is the safer reading).
+ * The age_value of RFC 9111 §4.2.3 from an Age field, in seconds; 0 when absent or ignored.
+ * RFC 9111 §5.1: "a cache encountering a message with a list-based Age field value SHOULD use
+ * the first member of the field value, discarding subsequent ones. If the field value (after
+ * discarding additional members, as per above) is invalid (e.g., it contains something other
+ * than a non-negative integer), a cache SHOULD ignore the field." Several field lines are one
+ * list (RFC 9110 §5.3), so the first line's first member counts. Huge values saturate at 2^31.
  */
-export function ageValue(value: string | string[] | undefined): number | undefined {
-  if (value === undefined) return 0;
-  if (Array.isArray(value)) return undefined;
-  return deltaSeconds(value.trim());
-}
-
-/** RFC 9110 §5.6.7 HTTP-date (IMF-fixdate, and the obsolete forms Date.parse accepts). */
-export function httpDate(value: string | undefined): number | undefined {
-  if (value === undefined || !/^[A-Za-z]{3}/.test(value.trim())) return undefined;
-  const ms = Date.parse(value);
-  return Number.isFinite(ms) ? ms : undefined;
+export function ageValue(value: string | string[] | undefined): number {
+  const first = firstValue(value);
+  if (first === undefined) return 0;
+  const comma = first.indexOf(',');
+  return deltaSeconds((comma === -1 ? first : first.slice(0, comma)).trim()) ?? 0;
 }
 
 /** A client's Cache-Control request directives (RFC 9111 §5.2.1), or Pragma: no-cache (§5.4). */

@@ -2,7 +2,7 @@
 // (RFC 9110 §13 preconditions, §14 range requests).
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { httpDate } from '../cache/policy.js';
+import { parseHttpDate } from './dates.js';
 
 /** RFC 9110 §8.8.3.2 weak comparison: opaque tags equal, W/ ignored. */
 function weakMatch(a: string, b: string): boolean {
@@ -31,8 +31,11 @@ export function notModified(
   }
   const ims = req['if-modified-since'];
   if (ims === undefined || lastModified === undefined) return false;
-  const since = httpDate(ims);
-  const modified = httpDate(lastModified);
+  // RFC 9110 §13.1.3: "A recipient MUST ignore the If-Modified-Since header field if the
+  // received field value is not a valid HTTP-date". The clock only places two-digit years.
+  const nowMs = Date.now();
+  const since = parseHttpDate(ims, nowMs);
+  const modified = parseHttpDate(lastModified, nowMs);
   return since !== undefined && modified !== undefined && modified <= since;
 }
 

@@ -8,7 +8,14 @@ import { notModified, rangeOf } from './conditional.js';
 import type { RequestContext } from './context.js';
 import type { FillConsumer } from '../cache/fill.js';
 import { StrataError } from '../errors.js';
-import { fieldValue, surrogateOnly, withoutFields, type FieldList } from './headers.js';
+import {
+  clientResponseHeaders,
+  fieldValue,
+  notDownstream,
+  withoutFields,
+  type FieldList,
+  type HeaderMap,
+} from './headers.js';
 
 /** Fields never sent with a 304 (RFC 9110 §15.4.5: it has no content). */
 const notModifiedOmits: ReadonlySet<string> = new Set([
@@ -22,12 +29,22 @@ export class Deliverer {
   private readonly wires = new WeakMap<ObjectMeta, string[]>();
 
   private readonly cacheStatus: CacheStatusFormatter;
+  /** Response fields never sent downstream (see notDownstream). */
+  private readonly dropped: ReadonlySet<string>;
 
+  /** `hidden`: lowercase names of fields this node keeps from clients beyond the usual ones. */
   constructor(
     nodeId: string,
     private readonly via: string,
+    hidden: readonly string[] = [],
   ) {
     this.cacheStatus = new CacheStatusFormatter(nodeId);
+    this.dropped = notDownstream(hidden);
+  }
+
+  /** The fields of an upstream response that this node passes downstream. */
+  clientHeaders(headers: HeaderMap): FieldList {
+    return clientResponseHeaders(headers, this.dropped);
   }
 
   /**
@@ -42,7 +59,7 @@ export class Deliverer {
     let via: string | undefined;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
-      if (surrogateOnly.has(name)) continue;
+      if (this.dropped.has(name)) continue;
       if (name === 'via') via = combine(via, fields[i + 1]);
       else wire.push(name, fields[i + 1]);
     }

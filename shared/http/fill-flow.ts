@@ -20,9 +20,10 @@ import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
 import type { Deliverer } from './deliver.js';
-import { clientResponseHeaders, firstValue } from './headers.js';
+import { firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
+import { interimTo } from './interim.js';
 
 /** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const fillStrips = [
@@ -166,7 +167,7 @@ export class FillFlow {
     const { meta, reason } = this.storable(ctx, up, reqCc, times);
     if (reason) this.notCacheable(fill, reason);
     else this.fills.clearPass(ctx.key);
-    const clientHeaders = clientResponseHeaders(up.headers);
+    const clientHeaders = this.deliver.clientHeaders(up.headers);
     fill.setHead({ kind: 'stream', status: up.status, headers: clientHeaders, meta, upstreamMs });
     if (client) {
       client.outcome.answered(up.status, meta !== undefined, reason);
@@ -188,9 +189,11 @@ export class FillFlow {
     client: RequestContext | undefined,
   ): Promise<UpstreamResponse | undefined> {
     try {
+      // Interim responses go to the client that started the fill; collapsed ones join later.
+      const onInterim = client && interimTo(client);
       return await this.upstream.send(
         ctx,
-        { method: 'GET', path: ctx.target, headers: this.fillHeaders(ctx, stale) },
+        { method: 'GET', path: ctx.target, headers: this.fillHeaders(ctx, stale), onInterim },
         true,
       );
     } catch (e) {

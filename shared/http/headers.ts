@@ -65,9 +65,12 @@ export const hopByHop: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
-/** Fields that are Strata's instructions from the origin and never reach clients (RFC 9213, ESI 1.0). */
+/**
+ * Fields that are Strata's instructions from the origin and never reach clients (ESI 1.0).
+ * CDN-Cache-Control is not one of them: RFC 9213 §3 targets every CDN cache on the path, and
+ * another CDN, or an edge behind a shield, needs it as much as this node does.
+ */
 export const surrogateOnly: ReadonlySet<string> = new Set([
-  'cdn-cache-control',
   'surrogate-control',
   'surrogate-key',
   'cache-tag',
@@ -78,6 +81,21 @@ export const surrogateOnly: ReadonlySet<string> = new Set([
  * server) sends its own 100 Continue, and the upstream client refuses to send Expect.
  */
 const answeredHere: ReadonlySet<string> = new Set(['expect']);
+
+/**
+ * Request fields that make many origins (and frameworks in front of them) serve another URL or
+ * act as another method, without being part of the URL the cache keys on: forwarded, a request
+ * for /page with X-Original-URL: /admin gets /admin stored as /page for every later client
+ * (docs/operations.md). Removed from requests unless the site allows one (sites[].allowOverrideField),
+ * which then becomes part of the cache key through Vary (UpstreamClient).
+ */
+export const overrideFields: ReadonlySet<string> = new Set([
+  'x-original-url',
+  'x-rewrite-url',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+]);
 
 const forwardedFields: ReadonlySet<string> = new Set([
   'forwarded',
@@ -117,6 +135,8 @@ export interface ForwardingInfo {
   via: string;
   /** This node's entry in CDN-Loop (RFC 8586), added to what the request carried. */
   cdnLoop: string;
+  /** The one override field the site lets through (lowercase), if any; the others are removed. */
+  allowedOverride?: string;
 }
 
 /**
@@ -136,6 +156,7 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
     const name = raw[i].toLowerCase();
     if (hopByHop.has(name) || connection?.has(name) || answeredHere.has(name) || name === 'host') continue;
     if (!info.trustForwarded && forwardedFields.has(name)) continue;
+    if (overrideFields.has(name) && name !== info.allowedOverride) continue;
     const prev = out[name];
     // RFC 9110 §5.3: repeated fields combine with commas; Cookie uses "; " (RFC 6265 §5.4).
     out[name] = prev === undefined ? raw[i + 1] : `${prev}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
@@ -156,6 +177,17 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   return out;
 }
 
+/**
+ * Adds `name` to a response's Vary (unless it varies on everything already), so that the value
+ * of a request field the response depends on selects a stored variant (RFC 9110 §12.5.5).
+ */
+export function addVary(headers: HeaderMap, name: string): void {
+  const vary = joined(headers.vary);
+  if (vary === undefined || vary.trim() === '') headers.vary = name;
+  else if (!vary.split(',').some((v) => ['*', name].includes(v.trim().toLowerCase())))
+    headers.vary = `${vary}, ${name}`;
+}
+
 /** An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; origins expect a.b.c.d. */
 function unmapped(ip: string): string {
   return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
@@ -168,10 +200,16 @@ function quoteIfNeeded(value: string): string {
 /** Fields a client never sees from upstream: hop-by-hop ones and Strata's surrogate fields. */
 const notForClients: ReadonlySet<string> = new Set([...hopByHop, ...surrogateOnly]);
 
+/** The fields a node never sends downstream: notForClients and its own `hidden` ones. Runs once per node. */
+export function notDownstream(hidden: readonly string[]): ReadonlySet<string> {
+  return hidden.length === 0 ? notForClients : new Set([...notForClients, ...hidden]);
+}
+
 /**
  * The response fields a client may see: without hop-by-hop fields, those named in
- * Connection, and Strata's surrogate fields. Names are lowercase, values as received.
+ * Connection, Strata's surrogate fields and the node's own hidden ones (`dropped`, from
+ * notDownstream). Names are lowercase, values as received.
  */
-export function clientResponseHeaders(headers: HeaderMap): FieldList {
-  return fieldList(headers, notForClients);
+export function clientResponseHeaders(headers: HeaderMap, dropped = notForClients): FieldList {
+  return fieldList(headers, dropped);
 }

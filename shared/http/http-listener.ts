@@ -1,6 +1,12 @@
 // HttpListener: the client-facing HTTP/1.1 server with timeouts and limits, and graceful drain.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  STATUS_CODES,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import type { StrataConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
@@ -8,6 +14,13 @@ import type { Metrics } from '../metrics.js';
 import type { Service } from '../service.js';
 import { listen } from './listen.js';
 import type { ListenerInfo } from './context.js';
+import {
+  guardFraming,
+  transferCodings,
+  transferEncodingFault,
+  type FramingFault,
+  type FramingLimits,
+} from './framing.js';
 
 /** What this listener is to the requests it takes. */
 const plainHttp: ListenerInfo = { name: 'http', scheme: 'http' };
@@ -37,6 +50,11 @@ export class HttpListener implements Service {
   private readonly maxHeaderBytes: number;
   private readonly malformedStatus: string;
   private readonly connectStatus: string;
+  private readonly framing: FramingLimits;
+  /** Whether this Node lets RequestFraming guard connections (checked on the first one). */
+  private framingGuarded: boolean | undefined;
+  /** Connections with a refused request: they close after the refusal. */
+  private readonly refused = new WeakSet<Socket>();
 
   constructor(
     private readonly address: string,
@@ -66,12 +84,21 @@ export class HttpListener implements Service {
         joinDuplicateHeaders: false,
       },
       (req, res) => {
+        // Requests pipelined behind a refused one were parsed already, with framing the refused
+        // one may have made up: none of them is answered or sent upstream. The connection
+        // closes after the refusal.
+        if (this.refused.has(req.socket)) return;
         const invalid = invalidRequest(req);
-        if (invalid) return this.reject(res, invalid);
+        if (invalid) return this.reject(req, res, invalid);
         if (this.draining) res.shouldKeepAlive = false;
         handler(req, res, plainHttp);
       },
     );
+    this.framing = { maxBodyBytes: s.maxBodyBytes, maxHeadBytes: s.maxHeaderBytes };
+    // A client that half-closes after sending a request (nc, some health checkers) still gets
+    // its answer; the connection closes after it. Node's default aborts the request at the FIN.
+    // (An http.Server property since Node 0.x that its typings do not declare.)
+    (this.server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     this.server.maxConnections = s.maxConnections;
     // Node drops fields past maxHeadersCount silently; one more than the limit is enough for
     // the pipeline to see the request has too many and answer 431.
@@ -81,6 +108,7 @@ export class HttpListener implements Service {
     this.server.on('connection', (socket: Socket) => {
       this.sockets.set(socket, undefined);
       socket.once('close', () => this.sockets.delete(socket));
+      if (s.checkFraming) this.guard(socket);
     });
     // A reverse proxy opens no tunnels (RFC 9110 §9.3.6): CONNECT gets an answer, then the close.
     this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
@@ -113,6 +141,34 @@ export class HttpListener implements Service {
     this.log.debug({ code, reason: err.message }, 'rejected malformed request');
   }
 
+  /** Puts RequestFraming in front of Node's parser on a new connection (framing.ts). */
+  private guard(socket: Socket): void {
+    const guarded = guardFraming(socket, this.framing, (fault) => this.framingFault(socket, fault));
+    if (this.framingGuarded === undefined && !guarded)
+      this.log.error(
+        { code: 'FRAMING_UNGUARDED', node: process.version },
+        'this Node version cannot put request framing checks before its parser: only llhttp checks framing',
+      );
+    this.framingGuarded = guarded;
+  }
+
+  /**
+   * Request framing RFC 9112 rejects (framing.ts): the answer, then the close. Nothing sent after
+   * the faulty message is parsed. A response already under way on the connection is cut instead:
+   * an answer written into it would corrupt it.
+   */
+  private framingFault(socket: Socket, fault: FramingFault): void {
+    this.metrics.clientErrors.inc({ code: fault.code });
+    this.log.debug({ code: fault.code, reason: fault.reason }, 'rejected request framing');
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (!socket.writable || inFlight?.headersSent) {
+      socket.destroy();
+      return;
+    }
+    const status = `${fault.status} ${STATUS_CODES[fault.status]}`;
+    this.refuse(socket, status, `Cache-Status: ${this.malformedStatus}\r\n`);
+  }
+
   /**
    * Answers on the raw socket (no request object to answer with) and closes it. Node has taken
    * its own listeners off a CONNECT socket: a client resetting it mid-answer must not become an
@@ -127,19 +183,24 @@ export class HttpListener implements Service {
     );
   }
 
-  /** A request llhttp parsed but RFC 9112 still calls malformed: 400, close, never the pipeline. */
-  private reject(res: ServerResponse, invalid: { code: string; reason: string }): void {
+  /** A request llhttp parsed but RFC 9112 still calls malformed: 400 (or 501), close, never the pipeline. */
+  private reject(
+    req: IncomingMessage,
+    res: ServerResponse,
+    invalid: { code: string; reason: string; status: number },
+  ): void {
+    this.refused.add(req.socket);
     this.metrics.clientErrors.inc({ code: invalid.code });
-    const body = `400 Bad Request: ${invalid.reason}\n`;
+    const body = `${invalid.status} ${STATUS_CODES[invalid.status]}: ${invalid.reason}\n`;
     res.shouldKeepAlive = false;
-    res.writeHead(400, {
+    res.writeHead(invalid.status, {
       'content-type': 'text/plain; charset=utf-8',
       'content-length': Buffer.byteLength(body),
       'cache-control': 'no-store',
       'cache-status': this.malformedStatus,
     });
     res.end(body);
-    this.log.debug(invalid, 'rejected malformed request');
+    this.log.debug({ code: invalid.code, reason: invalid.reason }, 'rejected malformed request');
   }
 
   async start(): Promise<void> {
@@ -225,13 +286,20 @@ const validHost = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:\d*)?$/;
  * otherwise make the cache key of another URL (cache poisoning). A missing Host is the
  * pipeline's 400: whether it is needed depends on the request target's form.
  */
-function invalidRequest(req: IncomingMessage): { code: string; reason: string } | undefined {
+function invalidRequest(req: IncomingMessage): { code: string; reason: string; status: number } | undefined {
+  // Checked by the byte scanner first where it runs (framing.ts); here for where it does not.
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) {
+    const found = transferEncodingFault(req.httpVersion === '1.0', transferCodings(te));
+    if (found) return found;
+  }
   const raw = req.rawHeaders;
   let hosts = 0;
   for (let i = 0; i < raw.length; i += 2) {
     if (raw[i].length !== 4 || raw[i].toLowerCase() !== 'host') continue;
-    if (++hosts > 1) return { code: 'DUPLICATE_HOST', reason: 'more than one Host field' };
-    if (!validHost.test(raw[i + 1])) return { code: 'INVALID_HOST', reason: 'invalid Host field value' };
+    if (++hosts > 1) return { code: 'DUPLICATE_HOST', reason: 'more than one Host field', status: 400 };
+    if (!validHost.test(raw[i + 1]))
+      return { code: 'INVALID_HOST', reason: 'invalid Host field value', status: 400 };
   }
   const url = req.url ?? '';
   if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
@@ -239,7 +307,7 @@ function invalidRequest(req: IncomingMessage): { code: string; reason: string } 
     // userinfo is not allowed in http(s) URIs (RFC 9110 §4.2.4).
     const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(url)?.[1];
     if (authority !== undefined && (authority === '' || !validHost.test(authority)))
-      return { code: 'INVALID_HOST', reason: 'invalid authority in the request target' };
+      return { code: 'INVALID_HOST', reason: 'invalid authority in the request target', status: 400 };
   }
   return undefined;
 }

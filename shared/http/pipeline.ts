@@ -27,11 +27,11 @@ import { limitBody } from './body-limit.js';
 import type { ListenerInfo, RequestContext } from './context.js';
 import { Deliverer } from './deliver.js';
 import { FillFlow } from './fill-flow.js';
-import { clientResponseHeaders } from './headers.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 import { healthPath } from './upstreams.js';
+import { interimTo } from './interim.js';
 import {
   healthy,
   lookupDecision,
@@ -61,6 +61,8 @@ export interface PipelineOptions {
   clock?: () => number;
   /** Where one line per request goes; absent when the access log is off. */
   accessLog?: AccessLog;
+  /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
+  hiddenFields?: readonly string[];
 }
 
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
@@ -105,8 +107,9 @@ export class Pipeline {
     this.policy = {
       heuristicFraction: options.config.cache.heuristicFraction,
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
+      targetedField: options.config.cache.targetedField?.toLowerCase(),
     };
-    this.deliver = new Deliverer(this.nodeId, this.via);
+    this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields);
     this.upstream = options.upstream;
     this.accessLog = options.accessLog;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
@@ -304,15 +307,29 @@ export class Pipeline {
       body = limitBody(req, this.config.server.maxBodyBytes);
     }
     // A client that leaves before the answer cancels the upstream request (a fill, in contrast,
-    // carries on for the cache).
+    // carries on for the cache). Its FIN before the answer counts as leaving here, as in Node's
+    // default: a half-closed client looks the same, but a pass holds an upstream request for
+    // this one client (the listener keeps half-closed connections open for hits and misses).
     const abort = new AbortController();
+    const fin = (): void => {
+      if (!ctx.res.headersSent) ctx.res.destroy();
+    };
+    req.socket.once('end', fin);
     ctx.onClose = () => {
+      req.socket.off('end', fin);
       if (!ctx.res.writableFinished) abort.abort();
     };
     const sentAt = performance.now();
     const up = await this.upstream.send(
       ctx,
-      { method: ctx.method, path: ctx.target, headers, body, signal: abort.signal },
+      {
+        method: ctx.method,
+        path: ctx.target,
+        headers,
+        body,
+        signal: abort.signal,
+        onInterim: interimTo(ctx),
+      },
       idempotentMethods.has(ctx.method) && !hasBody,
     );
     this.upstream.observe(ctx, up.status, sentAt);
@@ -320,7 +337,7 @@ export class Pipeline {
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
     if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
-    const consumer = this.deliver.stream(ctx, up.status, clientResponseHeaders(up.headers), ctx.outcome);
+    const consumer = this.deliver.stream(ctx, up.status, this.deliver.clientHeaders(up.headers), ctx.outcome);
     if (!consumer) {
       up.body.discard();
       return;

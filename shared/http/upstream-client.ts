@@ -8,7 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { surrogateDevice } from '../cache/policy.js';
 import type { RequestContext } from './context.js';
 import { isPeerFault } from './health.js';
-import { upstreamRequestHeaders } from './headers.js';
+import { addVary, upstreamRequestHeaders } from './headers.js';
 import type { HopTrust } from './trust.js';
 import type { Peer, UpstreamRequest, UpstreamResponse } from './upstream.js';
 
@@ -41,6 +41,7 @@ export class UpstreamClient {
       trustForwarded: this.options.trust.any && this.options.trust.trusts(req.socket.remoteAddress),
       via: this.options.via,
       cdnLoop: this.options.nodeId,
+      allowedOverride: ctx.site.config.allowOverrideField?.toLowerCase(),
     });
     // The id of the request's access-log line and error responses, for the origin's logs.
     headers['x-request-id'] = ctx.id;
@@ -84,6 +85,10 @@ export class UpstreamClient {
       const fault = peer.kind === 'shield' ? shieldFault(up) : undefined;
       if (!fault) {
         peer.health.succeeded();
+        // The override field the site lets through changes what the origin serves: its value
+        // selects the stored variant, as if the origin had said so in Vary.
+        const allowed = ctx.site.config.allowOverrideField;
+        if (allowed) addVary(up.headers, allowed.toLowerCase());
         return up;
       }
       peer.health.failed(Date.now());

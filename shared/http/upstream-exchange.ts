@@ -7,6 +7,7 @@ import { errors as undiciErrors, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
 import { upstreamError } from './upstream-errors.js';
 import { StrataError } from '../errors.js';
+import type { InterimListener } from './interim.js';
 
 /** Called per body chunk: true goes on, false stops reading (and aborts), a promise pauses until it settles. */
 export type OnChunk = (chunk: Buffer) => boolean | Promise<void>;
@@ -69,6 +70,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
     private readonly origin: string,
     private readonly signal: AbortSignal | undefined,
     private readonly timeouts: { queueMs: number; headersMs: number },
+    private readonly onInterim?: InterimListener,
   ) {
     this.response = new Promise((resolve, reject) => {
       this.resolveHead = resolve;
@@ -90,8 +92,8 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
   }
 
   onResponseStart(controller: Controller, status: number, headers: IncomingHttpHeaders): void {
-    // Interim 1xx responses are not forwarded; the final response follows on the same exchange.
-    // undici starts its headers timeout again at each one, so an origin sending 1xx forever
+    // Interim 1xx responses go to onInterim (the client), never into the response; the final
+    // response follows on the same exchange. undici starts its headers timeout again at each one, so an origin sending 1xx forever
     // would hold the request (and every request collapsed on it) forever: the final head must
     // come within headersTimeout of the first interim response.
     if (status < 200) {
@@ -99,6 +101,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler, UpstreamBod
         () => controller.abort(new undiciErrors.HeadersTimeoutError()),
         this.timeouts.headersMs,
       );
+      this.onInterim?.(status, headers);
       return;
     }
     clearTimeout(this.interimTimer);

@@ -10,6 +10,7 @@ import type { StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import { UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js';
 import type { PeerHealth } from './health.js';
+import type { InterimListener } from './interim.js';
 
 export type { UpstreamBody, UpstreamResponse } from './upstream-exchange.js';
 export { upstreamError } from './upstream-errors.js';
@@ -47,6 +48,8 @@ export interface UpstreamRequest {
   headers: Record<string, string>;
   body?: Readable | null;
   signal?: AbortSignal;
+  /** Called with each interim (1xx) response before the final one; absent: they are dropped. */
+  onInterim?: InterimListener;
 }
 
 /** What a peer is to this node: an origin server, or an origin shield (another Strata node). */
@@ -85,7 +88,7 @@ export class Peer {
 
   /** Sends one request; the promise settles with the response head or a StrataError. */
   request(req: UpstreamRequest): Promise<UpstreamResponse> {
-    const exchange = new UpstreamExchange(this.url, req.signal, this.timeouts);
+    const exchange = new UpstreamExchange(this.url, req.signal, this.timeouts, req.onInterim);
     const options = {
       method: req.method,
       path: req.path,

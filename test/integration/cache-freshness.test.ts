@@ -108,7 +108,7 @@ test('a response with neither freshness nor a validator is never reused', async 
   assert.equal(origin.requests.length, 2);
 });
 
-test('CDN-Cache-Control governs Strata and is not forwarded; Cache-Control still reaches clients', async (t) => {
+test('RFC 9213 §2.1: CDN-Cache-Control governs Strata over Cache-Control; §3: it is passed downstream', async (t) => {
   const origin = await startOrigin(
     t,
     ok({
@@ -120,13 +120,13 @@ test('CDN-Cache-Control governs Strata and is not forwarded; Cache-Control still
   );
   const edge = await startEdge(t, origin.url);
   const first = await edge.get('/a');
-  assert.equal(first.headers['cdn-cache-control'], undefined);
+  assert.equal(first.headers['cdn-cache-control'], 'max-age=100');
   assert.equal(first.headers['surrogate-key'], undefined);
   assert.equal(first.headers['cache-tag'], undefined);
   assert.equal(first.headers['cache-control'], 'no-store');
   const second = await edge.get('/a');
   assert.match(second.cacheStatus, /hit; ttl=100/);
-  assert.equal(second.headers['cdn-cache-control'], undefined);
+  assert.equal(second.headers['cdn-cache-control'], 'max-age=100');
   assert.equal(origin.requests.length, 1);
   const stored = edge.node.store.variants('http://127.0.0.1:' + edge.node.http.port + '/a');
   assert.ok(stored && !(stored instanceof Promise));

@@ -1,6 +1,16 @@
-// The cache: memory tier, disk tier, fill budget, variants and heuristic freshness.
+// The cache: memory tier, disk tier, fill budget, variants, heuristic freshness, Strata's targeted field.
 
 import { duration, int, num, obj, oneOf, optional, refine, size, str, withDefault } from '../schema.js';
+
+/** RFC 9110 §5.1 field-name (a token); not one of the fields every cache already reads. */
+const targetedFieldName = str({
+  pattern: /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/,
+  hint: 'a field name such as Strata-Cache-Control',
+  valid: (v) =>
+    ['cache-control', 'cdn-cache-control', 'surrogate-control', 'pragma', 'expires'].includes(v.toLowerCase())
+      ? 'name a field only Strata obeys, not a standard one'
+      : undefined,
+});
 
 export const cacheSection = refine(
   obj({
@@ -21,6 +31,11 @@ export const cacheSection = refine(
     heuristicFraction: withDefault(num(0, 1), 0.1),
     /** Upper bound of a heuristic freshness lifetime. */
     heuristicMax: withDefault(duration(), 86_400_000),
+    /**
+     * Strata's own targeted cache-control field (RFC 9213 §2), e.g. Strata-Cache-Control: obeyed
+     * before CDN-Cache-Control and never sent to clients (a shield passes it to its edges).
+     */
+    targetedField: optional(targetedFieldName),
     /** The disk tier under memory (docs/disk-tier.md); absent: memory only. */
     disk: optional(
       obj({

@@ -1,6 +1,6 @@
 // The client-facing listener's timeouts and limits.
 
-import { duration, int, obj, refine, size, withDefault } from '../schema.js';
+import { bool, duration, int, obj, refine, size, withDefault } from '../schema.js';
 
 export const serverSection = refine(
   obj({
@@ -13,6 +13,11 @@ export const serverSection = refine(
     maxHeaders: withDefault(int(8, 1000), 100),
     maxBodyBytes: withDefault(size(0), 64 * 1024 ** 2),
     maxConnections: withDefault(int(1, 1_000_000), 10_000),
+    /**
+     * Check each connection's request framing byte by byte before Node's parser (framing.ts):
+     * chunk sizes and extensions. Costs CPU per request; false leaves them to llhttp alone.
+     */
+    checkFraming: withDefault(bool(), true),
   }),
   (server, path, problems) => {
     if (server.headersTimeout !== undefined && server.requestTimeout < server.headersTimeout)

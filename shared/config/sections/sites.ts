@@ -41,6 +41,13 @@ export const site = obj({
    * revalidates it, as if it said stale-while-revalidate (RFC 5861); same exceptions.
    */
   staleWhileRevalidate: withDefault(duration(), 0),
+  /**
+   * The one request field that rewrites the URL or method (X-Original-URL, X-HTTP-Method-Override,
+   * ...) this site's origin may see; its value then selects the stored variant. Default: all removed.
+   */
+  allowOverrideField: optional(
+    oneOf('X-Original-URL', 'X-Rewrite-URL', 'X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override'),
+  ),
 });
 
 export type SiteConfig = Infer<typeof site>;

@@ -72,10 +72,23 @@ test('storability: method, status, no-store, private, Authorization, Vary: *, mu
   assert.equal(noStoreReason(facts({}), cc(''), false, true), 'request-no-store');
 });
 
-test('Age: one non-negative integer; anything else is invalid', () => {
+test('RFC 9111 §5.1: a list-valued Age uses its first member; an invalid Age is ignored', () => {
   assert.equal(ageValue(undefined), 0);
   assert.equal(ageValue('30'), 30);
-  for (const bad of ['1.5', '-1', 'abc', '0, 0', ['0', '0']]) assert.equal(ageValue(bad), undefined);
+  assert.equal(ageValue('0, 7200'), 0);
+  assert.equal(ageValue('7200, 0'), 7200);
+  assert.equal(ageValue(['0', '7200']), 0);
+  assert.equal(ageValue(['3600', '3600']), 3600);
+  assert.equal(ageValue('2147483649'), 2 ** 31);
+  for (const bad of ['1.5', '-1', 'abc', '7200.0', '7200;foo=bar', '']) assert.equal(ageValue(bad), 0);
+});
+
+test('RFC 9111 §5.1: an invalid Age leaves the response fresh for its max-age', () => {
+  for (const age of ['abc', '-7200', '7200.0'])
+    assert.equal(lifetimeOf({ 'cache-control': 'max-age=3600', age }), 3600);
+  const headers = { 'cache-control': 'max-age=3600', age: '0, 7200' };
+  const f = freshness(facts(headers), cacheDirectives(headers).directives, false, options);
+  assert.equal(f.initialAgeSec, 0);
 });
 
 test('initial age is the larger of apparent age and Age plus response delay', () => {
@@ -132,4 +145,19 @@ test('varyFields: lowercased, deduplicated, empty members dropped, * wins', () =
   assert.deepEqual(varyFields(' Accept-Encoding ,, accept-encoding, X-A'), ['accept-encoding', 'x-a']);
   assert.equal(varyFields(['a', '*']), '*');
   assert.deepEqual(varyFields(''), []);
+});
+
+test('RFC 9111 §5.3: an Expires that is not a valid HTTP-date means already expired', () => {
+  const date = new Date(now).toUTCString();
+  for (const expires of [
+    'Thu, 18 Aug 2050 02:01:18 UTC',
+    'Thu 18 Aug 2050 02:01:18 GMT',
+    'Thu, 18  Aug  2050 02:01:18 GMT',
+    'Thu, 18-Aug-2050 02:01:18 GMT',
+    'Thu, 18 Aug 2050 2:01:18 GMT',
+    ['Thu, 18 Aug 2050 02:01:18 GMT', 'Thu, 18 Aug 2050 02:01:19 GMT'],
+  ])
+    assert.equal(lifetimeOf({ date, expires }), 0, String(expires));
+  assert.ok(lifetimeOf({ date, expires: 'Thursday, 18-Aug-50 02:01:18 GMT' }) > 0);
+  assert.ok(lifetimeOf({ date, expires: 'Thu Aug 18 02:01:18 2050' }) > 0);
 });
