@@ -17,6 +17,7 @@ import { HopTrust } from './http/trust.js';
 import { UpstreamClient } from './http/upstream-client.js';
 import { Upstreams } from './http/upstreams.js';
 import { HttpListener } from './http/http-listener.js';
+import { HttpsListener } from './http/https-listener.js';
 import { AdminServer } from './admin-server.js';
 
 export interface NodeOptions {
@@ -41,6 +42,8 @@ export class StrataNode {
   readonly router: Router;
   readonly pipeline: Pipeline;
   readonly http: HttpListener;
+  /** The TLS listener (listen.https), if configured. */
+  readonly https: HttpsListener | undefined;
   readonly admin: AdminServer;
   private readonly services: ServiceGroup;
 
@@ -89,12 +92,21 @@ export class StrataNode {
       accessLog: this.accessLog,
     });
     this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
+    this.https = config.listen.https
+      ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics)
+      : undefined;
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
       stop: () => this.store.close(),
     };
-    this.services = new ServiceGroup([store, this.upstreams, this.admin, this.http]);
+    this.services = new ServiceGroup([
+      store,
+      this.upstreams,
+      this.admin,
+      this.http,
+      ...(this.https ? [this.https] : []),
+    ]);
   }
 
   async start(): Promise<void> {
@@ -106,9 +118,23 @@ export class StrataNode {
         httpPort: this.http.port,
         admin: this.config.listen.admin,
         adminPort: this.admin.port,
+        ...(this.https && { https: this.config.listen.https?.address, httpsPort: this.https.port }),
       },
       `${this.role.name} started`,
     );
+  }
+
+  /**
+   * Reloads the HTTPS listener's certificates from disk (SIGHUP): new handshakes get the new
+   * ones, open connections keep theirs; a bad certificate is refused and logged. Resolves with
+   * whether new certificates are in service (false, too, without an HTTPS listener).
+   */
+  reloadCertificates(): Promise<boolean> {
+    if (!this.https) {
+      this.log.info('no HTTPS listener: no certificates to reload');
+      return Promise.resolve(false);
+    }
+    return this.https.certificates.reload('signal');
   }
 
   /** Graceful stop: not ready, stop accepting, drain in-flight requests until the deadline. */

@@ -399,8 +399,9 @@ export class Pipeline {
       'x-request-id': ctx.id,
       via: this.via,
     };
-    // A request body left unread (say, over the size limit) is not worth reading: close instead.
-    if (!ctx.req.complete) headers.connection = 'close';
+    // A request body left unread (say, over the size limit) is not worth reading: close instead
+    // (HTTP/1.1; HTTP/2 has no Connection field, and resets the stream's unread body).
+    if (!ctx.req.complete && ctx.req.httpVersionMajor < 2) headers.connection = 'close';
     return headers;
   }
 
