@@ -22,6 +22,9 @@ export interface H2Rules {
 /** Why the guard closed a connection, the label of strata_http2_connections_closed_total. */
 export type H2CloseReason = 'rapid-reset' | 'idle' | 'protocol-error';
 
+/** Sessions the guard is closing (GOAWAY sent, the close comes on the next turn). */
+const closing = new WeakSet<ServerHttp2Session>();
+
 /** Streams this node reset or destroyed itself: their RST_STREAM is not the client's. */
 const resetHere = new WeakSet<Http2Stream>();
 
@@ -72,6 +75,14 @@ export class H2Guard {
     this.errors.inc({ code: err.code ?? 'UNKNOWN' });
   };
 
+  /**
+   * Whether a new stream is to be left alone: its client reset it already, or its connection is
+   * being closed by the guard. Runs for every HTTP/2 request, before the pipeline.
+   */
+  refuses(stream: Http2Stream): boolean {
+    return stream.closed || closing.has(stream.session as ServerHttp2Session);
+  }
+
   /** Runs once per HTTP/2 connection, when the session starts. */
   attach(session: ServerHttp2Session): void {
     let resets = 0;
@@ -91,30 +102,40 @@ export class H2Guard {
       });
       // Stream errors (a reset in mid-write) are counted here and never reach the process.
       stream.on('error', this.error);
+      // 'aborted' comes synchronously while nghttp2 reads the RST_STREAM (so a flood of them in
+      // one read is stopped in that read), for a stream whose response was still being made.
+      stream.once('aborted', () => clientReset(stream));
+      // A stream whose response was complete (a memory hit) is reset without 'aborted'.
       stream.once('close', () => {
-        if (stream.rstCode === constants.NGHTTP2_NO_ERROR || stream.rstCode === undefined) return;
-        if (resetHere.has(stream)) return;
-        this.resets.inc();
-        const now = performance.now();
-        if (now - windowStartMs > this.rules.resetWindowMs) {
-          windowStartMs = now;
-          resets = 0;
-        }
-        if (++resets > this.rules.maxResets && !session.destroyed) {
-          this.log.warn(
-            { peer: session.socket?.remoteAddress, resets, windowMs: this.rules.resetWindowMs },
-            'HTTP/2 client reset too many streams: connection closed (rapid reset)',
-          );
-          this.close(session, 'rapid-reset', constants.NGHTTP2_ENHANCE_YOUR_CALM);
-        }
+        if (!stream.aborted && stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR)
+          clientReset(stream);
       });
     });
+    const clientReset = (stream: Http2Stream) => {
+      if (resetHere.has(stream) || session.destroyed || closing.has(session)) return;
+      this.resets.inc();
+      const now = performance.now();
+      if (now - windowStartMs > this.rules.resetWindowMs) {
+        windowStartMs = now;
+        resets = 0;
+      }
+      if (++resets <= this.rules.maxResets) return;
+      this.log.warn(
+        { peer: session.socket?.remoteAddress, resets, windowMs: this.rules.resetWindowMs },
+        'HTTP/2 client reset too many streams: connection closed (rapid reset)',
+      );
+      this.close(session, 'rapid-reset', constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    };
   }
 
   /** Sends GOAWAY with `code` and closes the connection at once; its open streams end with it. */
   private close(session: ServerHttp2Session, reason: H2CloseReason, code: number): void {
-    if (session.destroyed) return;
+    if (session.destroyed || closing.has(session)) return;
+    closing.add(session);
     this.closed.inc({ reason });
-    session.destroy(undefined, code);
+    // GOAWAY first, then the close once nghttp2 has written it: destroy() alone can cut the
+    // socket before the frame leaves. New streams are refused from the GOAWAY on.
+    session.goaway(code);
+    setImmediate(() => session.destroy());
   }
 }

@@ -126,6 +126,9 @@ export class HttpsListener implements Service {
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       const h2 = req.httpVersionMajor === 2;
+      // nghttp2 goes on through the rest of a socket read after the guard sent GOAWAY: those
+      // requests get no work (above all no cache fill), as the connection is going away.
+      if (h2 && this.guard.refuses((req as unknown as Http2ServerRequest).stream)) return;
       const invalid = h2 ? invalidHttp2Request(req) : invalidRequest(req);
       if (invalid) return this.refusals.reject(res, invalid);
       if (this.draining && !h2) res.shouldKeepAlive = false;
