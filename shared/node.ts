@@ -18,6 +18,8 @@ import { UpstreamClient } from './http/upstream-client.js';
 import { Upstreams } from './http/upstreams.js';
 import { HttpListener } from './http/http-listener.js';
 import { HttpsListener } from './http/https-listener.js';
+import { WebSocketProxy } from './http/websocket.js';
+import { HttpsPolicy } from './http/https-policy.js';
 import { AdminServer } from './admin-server.js';
 
 export interface NodeOptions {
@@ -44,6 +46,7 @@ export class StrataNode {
   readonly http: HttpListener;
   /** The TLS listener (listen.https), if configured. */
   readonly https: HttpsListener | undefined;
+  readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
   private readonly services: ServiceGroup;
 
@@ -71,29 +74,51 @@ export class StrataNode {
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
     const clock = options.clock ?? Date.now;
     this.admin = new AdminServer(config.listen.admin, this.metrics);
+    const upstream = new UpstreamClient({
+      nodeId: config.node.id,
+      via: `1.1 ${config.node.id} (strata)`,
+      trust: new HopTrust(config.proxy),
+      attempts: config.upstream.attempts,
+      metrics: this.metrics,
+      retried: (kind) => upstreams.retries.inc({ kind }),
+      log: this.log,
+    });
+    this.websocket = new WebSocketProxy({
+      config,
+      upstream,
+      origins: (site) => upstreams.originPool(site.config),
+      log: this.log,
+      metrics: this.metrics,
+    });
     this.pipeline = new Pipeline({
       config,
       router: this.router,
       store: this.store,
       log: this.log,
       metrics: this.metrics,
-      upstream: new UpstreamClient({
-        nodeId: config.node.id,
-        via: `1.1 ${config.node.id} (strata)`,
-        trust: new HopTrust(config.proxy),
-        attempts: config.upstream.attempts,
-        metrics: this.metrics,
-        retried: (kind) => upstreams.retries.inc({ kind }),
-        log: this.log,
-      }),
+      upstream,
+      websocket: this.websocket,
       ready: () => this.admin.ready,
-      filters: this.role.filters?.(config),
+      // Redirects to HTTPS come before the role's checks (auth, rate limits).
+      filters: [
+        ...(HttpsPolicy.needed(config.sites) ? [new HttpsPolicy(config.sites)] : []),
+        ...(this.role.filters?.(config) ?? []),
+      ],
       clock,
       accessLog: this.accessLog,
     });
-    this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
+    this.websocket.handle = this.pipeline.handle;
+    const upgrade = this.websocket.accept;
+    this.http = new HttpListener(
+      config.listen.http,
+      config,
+      this.pipeline.handle,
+      this.log,
+      this.metrics,
+      upgrade,
+    );
     this.https = config.listen.https
-      ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics)
+      ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics, upgrade)
       : undefined;
     const store: Service = {
       name: 'store',
@@ -106,6 +131,9 @@ export class StrataNode {
       this.admin,
       this.http,
       ...(this.https ? [this.https] : []),
+      // Last, so it stops first: tunnels close in WebSocket terms while the listeners still
+      // run (they wait for every connection, upgraded ones included, before they stop).
+      this.websocket,
     ]);
   }
 

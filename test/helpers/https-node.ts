@@ -74,8 +74,9 @@ export async function httpsGet(
   agent: Agent,
   url: string,
   host: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const res = await request(url, { dispatcher: agent, headers: { host } });
+  const res = await request(url, { dispatcher: agent, headers: { host, ...headers } });
   return {
     status: res.statusCode,
     headers: res.headers as Record<string, string | string[] | undefined>,
