@@ -206,3 +206,21 @@ test('an unreadable certificate stops start-up naming listen.https.certificates 
     /listen\.https\.certificates: cannot read \/nonexistent\/a\.(pem|key)/,
   );
 });
+
+test('listen.https.http2: false offers HTTP/1.1 only, with the same certificates', async (t) => {
+  const origin = await startOrigin(t);
+  const { ca, files } = await threeCerts(t);
+  const edge = await startHttpsEdge(
+    t,
+    files,
+    { sites: [{ hosts: ['*'], origins: [origin.url] }] },
+    { http2: false },
+  );
+  const h = await handshake(edge.httpsPort, ca, { servername: 'b.test', ALPNProtocols: ['h2', 'http/1.1'] });
+  h.socket.destroy();
+  assert.equal(h.socket.alpnProtocol, 'http/1.1');
+  assert.equal(h.cert.subjectaltname, 'DNS:b.test, DNS:www.b.test');
+  const res = await httpsGet(tlsAgent(t, ca, 'b.test'), `${edge.httpsUrl}/one`, 'b.test');
+  assert.equal(res.status, 200);
+  assert.match(String(res.headers['cache-status']), /^edge-test; fwd=uri-miss/);
+});
