@@ -57,6 +57,24 @@ export const catalog = {
     retry: false,
     message: 'client closed the connection',
   },
+  WEBSOCKET_NOT_ALLOWED: {
+    source: 'downstream',
+    status: 403,
+    retry: false,
+    message: 'WebSocket is not enabled for this site',
+  },
+  WEBSOCKET_LIMIT: {
+    source: 'downstream',
+    status: 503,
+    retry: false,
+    message: 'too many WebSocket connections on this node',
+  },
+  WEBSOCKET_CLIENT_LIMIT: {
+    source: 'downstream',
+    status: 429,
+    retry: false,
+    message: 'too many WebSocket connections from this address',
+  },
   UPSTREAM_CONNECT_FAILED: {
     source: 'upstream',
     status: 502,

@@ -17,6 +17,9 @@ import { HopTrust } from './http/trust.js';
 import { UpstreamClient } from './http/upstream-client.js';
 import { Upstreams } from './http/upstreams.js';
 import { HttpListener } from './http/http-listener.js';
+import { HttpsListener } from './http/https-listener.js';
+import { WebSocketProxy } from './http/websocket.js';
+import { HttpsPolicy } from './http/https-policy.js';
 import { AdminServer } from './admin-server.js';
 
 export interface NodeOptions {
@@ -46,6 +49,9 @@ export class StrataNode {
   readonly router: Router;
   readonly pipeline: Pipeline;
   readonly http: HttpListener;
+  /** The TLS listener (listen.https), if configured. */
+  readonly https: HttpsListener | undefined;
+  readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
   private readonly services: ServiceGroup;
 
@@ -76,24 +82,37 @@ export class StrataNode {
     const clock = options.clock ?? Date.now;
     const trust = new HopTrust(config.proxy);
     this.admin = new AdminServer(config.listen.admin, this.metrics.registry);
+    const upstream = new UpstreamClient({
+      nodeId: config.node.id,
+      via: `1.1 ${config.node.id} (strata)`,
+      trust,
+      attempts: config.upstream.attempts,
+      metrics: this.metrics,
+      retried: (kind) => upstreams.retries.inc({ kind }),
+      log: this.log,
+    });
+    this.websocket = new WebSocketProxy({
+      config,
+      upstream,
+      origins: (site) => upstreams.originPool(site.config),
+      log: this.log,
+      metrics: this.metrics,
+    });
     this.pipeline = new Pipeline({
       config,
       router: this.router,
       store: this.store,
       log: this.log,
       metrics: this.metrics,
-      upstream: new UpstreamClient({
-        nodeId: config.node.id,
-        via: `1.1 ${config.node.id} (strata)`,
-        trust,
-        attempts: config.upstream.attempts,
-        metrics: this.metrics,
-        retried: (kind) => upstreams.retries.inc({ kind }),
-        log: this.log,
-      }),
+      upstream,
       trust,
+      websocket: this.websocket,
       ready: () => this.admin.ready,
-      filters: this.role.filters?.(config),
+      // Redirects to HTTPS come before the role's checks (auth, rate limits).
+      filters: [
+        ...(HttpsPolicy.needed(config.sites) ? [new HttpsPolicy(config.sites)] : []),
+        ...(this.role.filters?.(config) ?? []),
+      ],
       clock,
       accessLog: this.accessLog,
       hiddenFields:
@@ -101,14 +120,35 @@ export class StrataNode {
           ? [config.cache.targetedField.toLowerCase()]
           : [],
     });
-    this.http = new HttpListener(config.listen.http, config, this.pipeline.handle, this.log, this.metrics);
+    this.websocket.handle = this.pipeline.handle;
+    const upgrade = this.websocket.accept;
+    this.http = new HttpListener(
+      config.listen.http,
+      config,
+      this.pipeline.handle,
+      this.log,
+      this.metrics,
+      upgrade,
+    );
+    this.https = config.listen.https
+      ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics, upgrade)
+      : undefined;
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
       stop: () => this.store.close(),
     };
-    const admin = options.worker === undefined ? [this.admin] : [];
-    this.services = new ServiceGroup([store, this.upstreams, ...admin, this.http]);
+    this.services = new ServiceGroup([
+      store,
+      this.upstreams,
+      // A worker serves no admin listener: its primary does (shared/cluster/).
+      ...(options.worker === undefined ? [this.admin] : []),
+      this.http,
+      ...(this.https ? [this.https] : []),
+      // Last, so it stops first: tunnels close in WebSocket terms while the listeners still
+      // run (they wait for every connection, upgraded ones included, before they stop).
+      this.websocket,
+    ]);
   }
 
   async start(): Promise<void> {
@@ -120,9 +160,23 @@ export class StrataNode {
         httpPort: this.http.port,
         admin: this.config.listen.admin,
         adminPort: this.admin.port,
+        ...(this.https && { https: this.config.listen.https?.address, httpsPort: this.https.port }),
       },
       `${this.role.name} started`,
     );
+  }
+
+  /**
+   * Reloads the HTTPS listener's certificates from disk (SIGHUP): new handshakes get the new
+   * ones, open connections keep theirs; a bad certificate is refused and logged. Resolves with
+   * whether new certificates are in service (false, too, without an HTTPS listener).
+   */
+  reloadCertificates(): Promise<boolean> {
+    if (!this.https) {
+      this.log.info('no HTTPS listener: no certificates to reload');
+      return Promise.resolve(false);
+    }
+    return this.https.certificates.reload('signal');
   }
 
   /** Graceful stop: not ready, stop accepting, drain in-flight requests until the deadline. */

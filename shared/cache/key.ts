@@ -4,17 +4,24 @@
 export interface KeyOptions {
   query: 'keep' | 'sort' | 'ignore';
   dropParams: readonly string[];
+  /**
+   * keep: http:// and https:// requests are separate objects; ignore: they share one, kept
+   * under the http:// key (the site says its origin answers both schemes alike). Default keep.
+   */
+  scheme?: 'keep' | 'ignore';
 }
 
 /** Builds key functions once per site, so the per-request work is string handling only. */
 export function keyBuilder(options: KeyOptions): (scheme: string, host: string, target: string) => string {
   const drop = new Set(options.dropParams);
   const transform = queryTransform(options.query, drop);
+  const shared = options.scheme === 'ignore';
   return (scheme, host, target) => {
     const q = target.indexOf('?');
     const path = q === -1 ? target : target.slice(0, q);
     const query = q === -1 ? '' : transform(target.slice(q + 1));
-    return `${scheme}://${normalizeHost(host, scheme)}${path}${query ? '?' + query : ''}`;
+    // The default port is the request's scheme's, whichever scheme the key names.
+    return `${shared ? 'http' : scheme}://${normalizeHost(host, scheme)}${path}${query ? '?' + query : ''}`;
   };
 }
 

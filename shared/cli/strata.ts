@@ -44,6 +44,8 @@ Docs: docs/cli.md, docs/configuration.md`,
 
 Runs an edge node: the caching HTTP proxy and its admin listener.
 SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
+SIGHUP reloads the HTTPS certificates (listen.https) from disk; with workers
+above 1 it also reloads the config file, replacing the workers one at a time.
 
 Options:
   -c, --config FILE        YAML config (see docs/configuration.md)
@@ -146,7 +148,11 @@ async function runNode(role: NodeRole, args: string[]): Promise<number> {
   if (workerCount(config) > 1) return runPrimary(role, values.config, config);
   const node = new StrataNode(config, { role });
   await node.start();
+  // SIGHUP reloads the HTTPS certificates (as nginx and haproxy do), never stops the node.
+  const reload = () => void node.reloadCertificates();
+  process.on('SIGHUP', reload);
   const signal = await untilSignal();
+  process.off('SIGHUP', reload);
   node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${name} stopping`);
   await node.stop();
   return 0;

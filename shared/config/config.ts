@@ -23,9 +23,11 @@ import { serverSection } from './sections/server.js';
 import { shieldFallback, shieldList } from './sections/shields.js';
 import { sitesSection } from './sections/sites.js';
 import { upstreamSection } from './sections/upstream.js';
+import { websocketSection } from './sections/websocket.js';
 
 export type { ShieldConfig } from './sections/shields.js';
 export type { SiteConfig } from './sections/sites.js';
+export type { OriginEntry } from './fields.js';
 
 /** The whole config. Each section checks its own cross-field rules (they run on partial values). */
 const configSchema = obj({
@@ -44,6 +46,7 @@ const configSchema = obj({
   server: serverSection,
   upstream: upstreamSection,
   proxy: proxySection,
+  websocket: websocketSection,
   log: logSection,
   shutdown: shutdownSection,
 });

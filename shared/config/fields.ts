@@ -1,7 +1,7 @@
 // Config value types used by more than one section: addresses, host patterns, URLs, names.
 
 import { isIP } from 'node:net';
-import { str } from './schema.js';
+import { bool, obj, refine, str, stringOr, withDefault, type Infer, type Problem } from './schema.js';
 
 export const hostPort = str({
   pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/,
@@ -52,3 +52,43 @@ export const name = str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, 
 
 /** A path to GET for an active health probe, e.g. /healthz. */
 export const probePath = str({ pattern: /^\/[^\s#]*$/, hint: 'a path such as /healthz' });
+
+/**
+ * TLS towards one upstream (an https origin or shield). Verification is on by default: the
+ * peer's certificate must chain to a trusted CA (upstream.caFile, else Node's bundled CAs) and
+ * name the URL's host. `insecure: true` turns that off for this peer only, with a warning at start.
+ */
+export const upstreamTls = obj({
+  insecure: withDefault(bool(), false),
+});
+
+/** An origin: its URL, or `{ url, tls }` for one that needs its own TLS options. */
+export const originEntry = refine(
+  stringOr(originUrl, obj({ url: originUrl, tls: upstreamTls })),
+  (entry, path, problems) => {
+    if (typeof entry === 'object') tlsNeedsHttps(entry, path, problems);
+    return entry;
+  },
+);
+
+export type OriginEntry = Infer<typeof originEntry>;
+
+/** The URL and TLS options of an origin entry, whichever form it was written in. */
+export function originOf(entry: OriginEntry): { url: string; insecure: boolean } {
+  return typeof entry === 'string'
+    ? { url: entry, insecure: false }
+    : { url: entry.url, insecure: entry.tls.insecure };
+}
+
+/** TLS options on an http:// upstream would mean nothing: say so rather than ignore them. */
+export function tlsNeedsHttps(
+  upstream: { url?: string; tls?: { insecure?: boolean } },
+  path: string,
+  problems: Problem[],
+): void {
+  if (upstream.tls?.insecure && typeof upstream.url === 'string' && !upstream.url.startsWith('https:'))
+    problems.push({
+      path: `${path}.tls.insecure`,
+      message: `only applies to https:// upstreams (${upstream.url})`,
+    });
+}

@@ -158,6 +158,19 @@ export const list = <T>(item: Node<T>, opts: { min?: number; what?: string } = {
     },
   );
 
+/**
+ * A value that is a string (checked by `text`) or a mapping (checked by `mapping`), such as an
+ * origin given as a URL or as `{ url, tls }`. The value keeps the form it was written in.
+ */
+export function stringOr<A, B>(text: Node<A>, mapping: Node<B>): Node<A | B> {
+  return node(
+    `${text.expects}, or ${mapping.expects}`,
+    { anyOf: [text.json, mapping.json] },
+    (v, path, problems) =>
+      typeof v === 'string' ? text.check(v, path, problems) : mapping.check(v, path, problems),
+  );
+}
+
 type Shape = Record<string, Node<unknown>>;
 type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 

@@ -36,6 +36,11 @@ export interface RequestContext {
   /** Body bytes written to the client. */
   bytes: number;
   /**
+   * Header fields (flat name, value list) every response to this request carries besides its
+   * own, such as a site's Strict-Transport-Security on HTTPS (https-policy.ts); usually none.
+   */
+  addFields: readonly string[] | undefined;
+  /**
    * Runs when the response closes (done or the client gone), before the request is accounted
    * for: a phase's cleanup rides on the pipeline's one 'close' listener instead of adding its own.
    */

@@ -86,10 +86,12 @@ export class Deliverer {
     const n = wire.length;
     wire[n - 3] = String(Math.floor(ageSec));
     wire[n - 1] = this.cacheStatus.format(ctx.outcome);
+    // Fields the request adds (HSTS): a copy, as the shared array serves every other hit.
+    const fields = ctx.addFields ? wire.concat(ctx.addFields) : wire;
     const conditional =
       req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined;
     if (conditional && meta.status === 200 && notModified(req.headers, meta.etag, modifiedOf(meta))) {
-      res.writeHead(304, withoutFields(wire, notModifiedOmits));
+      res.writeHead(304, withoutFields(fields, notModifiedOmits));
       res.end();
       return;
     }
@@ -98,21 +100,21 @@ export class Deliverer {
     if (req.headers.range !== undefined && meta.status === 200) {
       const range = rangeOf(req.headers, size, meta.etag, meta.lastModified);
       if (range.kind === 'unsatisfiable') {
-        const headers = withoutFields(wire, notModifiedOmits);
+        const headers = withoutFields(fields, notModifiedOmits);
         headers.push('content-range', `bytes */${size}`, 'content-length', '0');
         res.writeHead(416, headers);
         res.end();
         return;
       }
       if (range.kind === 'partial') {
-        const headers = withoutFields(wire, notModifiedOmits);
+        const headers = withoutFields(fields, notModifiedOmits);
         headers.push('content-range', `bytes ${range.start}-${range.end}/${size}`);
         headers.push('content-length', String(range.end - range.start + 1));
         this.send(ctx, 206, headers, body, range.start, range.end, unreadable);
         return;
       }
     }
-    this.send(ctx, meta.status, wire, body, 0, size - 1, unreadable);
+    this.send(ctx, meta.status, fields, body, 0, size - 1, unreadable);
   }
 
   /**
@@ -196,6 +198,7 @@ export class Deliverer {
     }
     const own = this.cacheStatus.format(outcome);
     wire.push('via', combine(via, this.via), 'cache-status', combine(upstreamStatus, own));
+    if (ctx.addFields) wire.push(...ctx.addFields);
     if (
       validators &&
       status === 200 &&

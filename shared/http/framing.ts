@@ -377,7 +377,7 @@ export function guardFraming(
   socket.removeListener('data', deliver);
   const framing = new RequestFraming(limits);
   let faulted = false;
-  socket.on('data', (chunk: Buffer) => {
+  const scan = (chunk: Buffer) => {
     // After a fault nothing more is parsed: the answer is on its way and the socket closes.
     if (faulted) return;
     const found = framing.scan(chunk);
@@ -385,6 +385,21 @@ export function guardFraming(
     faulted = true;
     if (found.validBytes > 0) deliver.call(socket, chunk.subarray(0, found.validBytes));
     onFault(found.fault);
-  });
+  };
+  socket.on('data', scan);
+  scanners.set(socket, scan);
   return true;
+}
+
+/** The scanner listening on each guarded socket, so that an upgrade can take it off. */
+const scanners = new WeakMap<Socket, (chunk: Buffer) => void>();
+
+/**
+ * Takes the scanner off a socket whose request switched protocols (WebSocket): Node's parser
+ * has let go of it, and what follows is another protocol's bytes, not HTTP framing.
+ */
+export function releaseFraming(socket: Socket): void {
+  const scan = scanners.get(socket);
+  if (scan) socket.removeListener('data', scan);
+  scanners.delete(socket);
 }

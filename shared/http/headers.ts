@@ -154,6 +154,8 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
   }
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
+    // HTTP/2 pseudo-fields (":path", ":authority", ...) describe this hop's request, not fields.
+    if (name.charCodeAt(0) === 58 /* ':' */) continue;
     if (hopByHop.has(name) || connection?.has(name) || answeredHere.has(name) || name === 'host') continue;
     if (!info.trustForwarded && forwardedFields.has(name)) continue;
     if (overrideFields.has(name) && name !== info.allowedOverride) continue;

@@ -1,6 +1,6 @@
 // The pipeline's phases and what they decide (as Varnish's subroutines each end by naming the
-// next action). Later capabilities plug in as request filters (auth, rate limits, geo rules)
-// and, with WebSocket upgrades, a `pipe` decision.
+// next action). Later capabilities plug in as request filters (auth, rate limits, geo rules);
+// WebSocket upgrades are the `pipe` decision.
 
 import type { StrataError } from '../errors.js';
 import type { Forward } from '../cache/outcome.js';
@@ -8,13 +8,16 @@ import type { RequestContext } from './context.js';
 
 /**
  * What a phase decided to do next: look the request up in the cache, pass it upstream as it
- * is, answer it with an error, or answer it with a response made here (synth).
+ * is, pipe it (a WebSocket upgrade: a tunnel to the origin, never cached), answer it with an
+ * error, or answer it with a response made here (synth; `fields` adds header fields, such as
+ * a redirect's Location).
  */
 export type Decision =
   | { action: 'lookup' }
   | { action: 'pass'; fwd: Forward }
+  | { action: 'pipe' }
   | { action: 'respond'; error: StrataError }
-  | { action: 'synth'; status: number; body: string; probe?: true };
+  | { action: 'synth'; status: number; body: string; probe?: true; fields?: Record<string, string> };
 
 /**
  * A check every routed request goes through before recv, in the order filters are given:
@@ -30,5 +33,6 @@ export interface RequestFilter {
 export const lookupDecision: Decision = { action: 'lookup' };
 export const passMethod: Decision = { action: 'pass', fwd: 'method' };
 export const passBypass: Decision = { action: 'pass', fwd: 'bypass' };
+export const pipeDecision: Decision = { action: 'pipe' };
 export const healthy: Decision = { action: 'synth', status: 200, body: 'ok\n', probe: true };
 export const unhealthy: Decision = { action: 'synth', status: 503, body: 'not ready\n', probe: true };

@@ -63,6 +63,11 @@ export interface PipelineOptions {
   accessLog?: AccessLog;
   /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
   hiddenFields?: readonly string[];
+  /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
+  websocket?: {
+    decide(ctx: RequestContext): Decision | undefined;
+    pipe(ctx: RequestContext): Promise<void>;
+  };
 }
 
 /** RFC 9110 §9.2.1 safe methods; any other method's success invalidates (RFC 9111 §4.4). */
@@ -84,6 +89,7 @@ export class Pipeline {
   private readonly deliver: Deliverer;
   private readonly upstream: UpstreamClient;
   private readonly accessLog: AccessLog | undefined;
+  private readonly websocket: PipelineOptions['websocket'];
   /** Misses, fills and serving stored objects. */
   private readonly flow: FillFlow;
   readonly fills: FillRegistry;
@@ -112,6 +118,7 @@ export class Pipeline {
     this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields);
     this.upstream = options.upstream;
     this.accessLog = options.accessLog;
+    this.websocket = options.websocket;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
     this.flow = new FillFlow({
       fills: this.fills,
@@ -143,11 +150,16 @@ export class Pipeline {
           ctx.outcome.pass(decision.fwd);
           this.run(ctx, this.pass(ctx));
           break;
+        case 'pipe':
+          // A tunnel is never looked up or stored.
+          ctx.outcome.pass('bypass');
+          this.run(ctx, this.websocket!.pipe(ctx));
+          break;
         case 'respond':
           this.respondError(ctx, decision.error);
           break;
         case 'synth':
-          this.synth(ctx, decision.status, decision.body);
+          this.synth(ctx, decision.status, decision.body, decision.fields);
           // Health probes (every edge, every probeInterval) are not client traffic: kept out
           // of the access log and the request metrics, as the admin /healthz is.
           if (decision.probe) return;
@@ -183,6 +195,7 @@ export class Pipeline {
       reqCc: noRequestDirectives,
       outcome: new Outcome(),
       bytes: 0,
+      addFields: undefined,
     };
   }
 
@@ -243,6 +256,11 @@ export class Pipeline {
   /** Phase recv: GET and HEAD look up the cache; every other method passes to the origin. */
   private recv(ctx: RequestContext): Decision {
     const { req } = ctx;
+    // A request that may have asked to switch protocols (websocket.ts tells).
+    if (req.headers.upgrade !== undefined && this.websocket) {
+      const decision = this.websocket.decide(ctx);
+      if (decision) return decision;
+    }
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return passMethod;
     const cl = req.headers['content-length'];
     if ((cl !== undefined && cl !== '0') || req.headers['transfer-encoding'] !== undefined) {
@@ -401,10 +419,11 @@ export class Pipeline {
     res.end(ctx.method === 'HEAD' ? undefined : body);
   }
 
-  /** Answers with a response made here (the health path). */
-  private synth(ctx: RequestContext, status: number, body: string): void {
+  /** Answers with a response made here (the health path, a redirect to HTTPS). */
+  private synth(ctx: RequestContext, status: number, body: string, fields?: Record<string, string>): void {
     ctx.outcome.madeHere();
-    ctx.res.writeHead(status, this.madeHere(ctx, body));
+    const headers = this.madeHere(ctx, body);
+    ctx.res.writeHead(status, fields ? { ...headers, ...fields } : headers);
     ctx.res.end(ctx.method === 'HEAD' ? undefined : body);
   }
 
@@ -418,8 +437,11 @@ export class Pipeline {
       'x-request-id': ctx.id,
       via: this.via,
     };
-    // A request body left unread (say, over the size limit) is not worth reading: close instead.
-    if (!ctx.req.complete) headers.connection = 'close';
+    const added = ctx.addFields;
+    if (added) for (let i = 0; i < added.length; i += 2) headers[added[i]] = added[i + 1];
+    // A request body left unread (say, over the size limit) is not worth reading: close instead
+    // (HTTP/1.1; HTTP/2 has no Connection field, and resets the stream's unread body).
+    if (!ctx.req.complete && ctx.req.httpVersionMajor < 2) headers.connection = 'close';
     return headers;
   }
 

@@ -6,6 +6,7 @@ import { Pool } from 'undici';
 import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import type { StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import { UpstreamExchange, type UpstreamResponse } from './upstream-exchange.js';
@@ -22,15 +23,18 @@ export interface UpstreamOptions {
   bodyTimeout: number;
   keepAliveTimeout: number;
   connections: number;
-  /** Extra trusted CA certificates (PEM) for https origins. */
-  ca?: string;
+  /** Trusted CA certificates (PEM) for https peers: Node's bundled CAs and upstream.caFile's. */
+  ca?: string[];
+  /** tls.insecure: the peer's certificate is not verified. */
+  insecure?: boolean;
 }
 
 /** Upstream options from config, with upstream.caFile read; runs once at start. */
 export function upstreamOptions(config: StrataConfig['upstream']): UpstreamOptions {
   if (!config.caFile) return config;
   try {
-    return { ...config, ca: readFileSync(config.caFile, 'utf8') };
+    // Node's `ca` replaces the CAs it trusts: keep its bundled ones, so the file adds to them.
+    return { ...config, ca: [...rootCertificates, readFileSync(config.caFile, 'utf8')] };
   } catch (err) {
     throw new StrataError(
       'CONFIG_INVALID',
@@ -60,6 +64,12 @@ export class Peer {
   readonly pool: Pool;
   private readonly servername: string | undefined;
   private readonly timeouts: { queueMs: number; headersMs: number };
+  /** tls.insecure: this peer's certificate is not verified. */
+  readonly insecure: boolean;
+  /** How to open TLS to an https peer outside the pool (WebSocket tunnels); undefined for http. */
+  readonly tls: { servername?: string; ca?: string[]; rejectUnauthorized: boolean } | undefined;
+  /** Connect timeout (upstream.connectTimeout), for connections made outside the pool. */
+  readonly connectTimeoutMs: number;
 
   constructor(
     /** The peer's URL without a trailing slash; also its id in logs and metrics. */
@@ -75,9 +85,19 @@ export class Peer {
     const { protocol, hostname } = new URL(url);
     this.servername = protocol === 'https:' && !isIP(hostname.replace(/^\[|\]$/g, '')) ? hostname : undefined;
     this.timeouts = { queueMs: options.queueTimeout, headersMs: options.headersTimeout };
+    this.insecure = options.insecure === true;
+    this.connectTimeoutMs = options.connectTimeout;
+    this.tls =
+      protocol === 'https:'
+        ? { servername: this.servername, ca: options.ca, rejectUnauthorized: !this.insecure }
+        : undefined;
     this.pool = new Pool(url, {
       connections: options.connections,
-      connect: { timeout: options.connectTimeout, ...(options.ca ? { ca: options.ca } : {}) },
+      connect: {
+        timeout: options.connectTimeout,
+        ...(options.ca ? { ca: options.ca } : {}),
+        ...(this.insecure ? { rejectUnauthorized: false } : {}),
+      },
       headersTimeout: options.headersTimeout,
       bodyTimeout: options.bodyTimeout,
       keepAliveTimeout: options.keepAliveTimeout,

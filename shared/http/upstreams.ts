@@ -5,6 +5,7 @@
 import { Agent, request } from 'undici';
 import { Counter, Gauge } from 'prom-client';
 import type { ShieldConfig, SiteConfig, StrataConfig } from '../config/config.js';
+import { originOf } from '../config/fields.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { Service } from '../service.js';
@@ -26,6 +27,8 @@ export class Upstreams implements Service {
   private readonly probing = new Set<Peer>();
   private probeTimer: NodeJS.Timeout | undefined;
   private probeAgent: Agent | undefined;
+  /** Probes of peers with tls.insecure, which do not verify the certificate either. */
+  private insecureProbeAgent: Agent | undefined;
   readonly retries: Counter<'kind'>;
 
   constructor(
@@ -58,8 +61,9 @@ export class Upstreams implements Service {
   /** The origins of a site as a pool, probed at sites[].originProbe when set. */
   originPool(site: SiteConfig): OriginPool {
     return new OriginPool(
-      site.origins.map((url) => {
-        const origin = this.peer(url, 'origin');
+      site.origins.map((entry) => {
+        const { url, insecure } = originOf(entry);
+        const origin = this.peer(url, 'origin', undefined, insecure);
         if (site.originProbe) this.probes.set(origin, origin.url + site.originProbe);
         return origin;
       }),
@@ -68,28 +72,41 @@ export class Upstreams implements Service {
 
   /** A shield, probed at its probe URL (default: its health path). */
   shield(shield: ShieldConfig): Peer {
-    const peer = this.peer(shield.url, 'shield', shield.region);
+    const peer = this.peer(shield.url, 'shield', shield.region, shield.tls.insecure);
     this.probes.set(peer, shield.probe ?? peer.url + healthPath);
     return peer;
   }
 
-  private peer(url: string, kind: PeerKind, region?: string): Peer {
+  private peer(url: string, kind: PeerKind, region: string | undefined, insecure: boolean): Peer {
     const id = url.replace(/\/$/, '');
-    const key = `${kind} ${id}`;
+    const key = `${kind} ${id}${insecure ? ' insecure' : ''}`;
     let peer = this.peers.get(key);
     if (!peer) {
-      peer = new Peer(id, kind, new PeerHealth(this.rules), this.options, region);
+      peer = new Peer(id, kind, new PeerHealth(this.rules), { ...this.options, insecure }, region);
       this.peers.set(key, peer);
+      // Runs while the node is assembled, so the warning is among the first lines at start.
+      if (insecure)
+        this.log.warn(
+          { peer: id, kind },
+          'TLS VERIFICATION IS OFF for this upstream (tls.insecure): anyone on the network path can impersonate it',
+        );
     }
     return peer;
   }
 
   async start(): Promise<void> {
     if (this.probes.size === 0 || this.health.probeInterval === 0) return;
-    this.probeAgent = new Agent({
-      connect: { timeout: this.health.probeTimeout, ...(this.options.ca ? { ca: this.options.ca } : {}) },
-      keepAliveTimeout: this.options.keepAliveTimeout,
-    });
+    const agent = (insecure: boolean) =>
+      new Agent({
+        connect: {
+          timeout: this.health.probeTimeout,
+          ...(this.options.ca ? { ca: this.options.ca } : {}),
+          ...(insecure ? { rejectUnauthorized: false } : {}),
+        },
+        keepAliveTimeout: this.options.keepAliveTimeout,
+      });
+    this.probeAgent = agent(false);
+    if ([...this.probes.keys()].some((p) => p.insecure)) this.insecureProbeAgent = agent(true);
     this.probeAll();
     this.probeTimer = setInterval(() => this.probeAll(), this.health.probeInterval);
     this.probeTimer.unref();
@@ -110,7 +127,7 @@ export class Upstreams implements Service {
     let detail: string;
     try {
       const res = await request(url, {
-        dispatcher: this.probeAgent,
+        dispatcher: peer.insecure ? this.insecureProbeAgent : this.probeAgent,
         headers: { 'user-agent': 'strata-probe' },
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
@@ -136,6 +153,7 @@ export class Upstreams implements Service {
     await Promise.all([
       ...[...this.peers.values()].map((p) => p.close(deadlineMs)),
       this.probeAgent?.destroy(),
+      this.insecureProbeAgent?.destroy(),
     ]);
   }
 }

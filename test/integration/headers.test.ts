@@ -22,7 +22,8 @@ test('hop-by-hop request fields, and the fields named in Connection, never reach
     edge.node.http.port,
     'GET /a HTTP/1.1\r\nHost: example.test\r\n' +
       'Connection: keep-alive, X-Secret-Hop, Upgrade\r\nKeep-Alive: timeout=99\r\nTE: trailers\r\n' +
-      'Trailer: X-Checksum\r\nUpgrade: websocket\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n' +
+      // h2c, not websocket: a WebSocket upgrade is piped or refused (websocket.test.ts).
+      'Trailer: X-Checksum\r\nUpgrade: h2c\r\nProxy-Authorization: Basic Zm9vOmJhcg==\r\n' +
       'Proxy-Connection: keep-alive\r\nX-Secret-Hop: 1\r\nX-End-To-End: kept\r\n\r\n',
   );
   assert.equal(res.status, 200, res.raw);

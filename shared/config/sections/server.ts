@@ -18,6 +18,19 @@ export const serverSection = refine(
      * chunk sizes and extensions. Costs CPU per request; false leaves them to llhttp alone.
      */
     checkFraming: withDefault(bool(), true),
+    /** HTTP/2 on the HTTPS listener (listen.https.http2). */
+    http2: obj({
+      /** SETTINGS_MAX_CONCURRENT_STREAMS: requests one connection may have open at once. */
+      maxConcurrentStreams: withDefault(int(1, 10_000), 100),
+      /**
+       * Streams the client may reset (RST_STREAM) per connection within resetWindow; one more
+       * closes the connection with GOAWAY ENHANCE_YOUR_CALM (HTTP/2 rapid reset, CVE-2023-44487).
+       */
+      maxResets: withDefault(int(1, 100_000), 200),
+      resetWindow: withDefault(duration(100), 10_000),
+      /** A connection with no frames either way for this long is closed (GOAWAY). */
+      idleTimeout: withDefault(duration(100), 120_000),
+    }),
   }),
   (server, path, problems) => {
     if (server.headersTimeout !== undefined && server.requestTimeout < server.headersTimeout)

@@ -2,18 +2,26 @@
 
 import type { Problem } from '../schema.js';
 import { list, obj, oneOf, optional, refine, str, withDefault, type Infer } from '../schema.js';
-import { name, originUrl } from '../fields.js';
+import { name, originUrl, tlsNeedsHttps, upstreamTls } from '../fields.js';
 
 /** An origin shield an edge fetches its misses from. */
-export const shield = obj({
-  url: originUrl,
-  /** The shield's region; shields in the edge's own region (node.region) are preferred. */
-  region: optional(name),
-  /** URL of the shield's active health probe; default: the shield's /.well-known/strata/health. */
-  probe: optional(
-    str({ pattern: /^https?:\/\/[^/?#\s]+\/\S*$/, hint: 'a URL such as http://10.0.0.7:9090/readyz' }),
-  ),
-});
+export const shield = refine(
+  obj({
+    url: originUrl,
+    /** The shield's region; shields in the edge's own region (node.region) are preferred. */
+    region: optional(name),
+    /** URL of the shield's active health probe; default: the shield's /.well-known/strata/health. */
+    probe: optional(
+      str({ pattern: /^https?:\/\/[^/?#\s]+\/\S*$/, hint: 'a URL such as http://10.0.0.7:9090/readyz' }),
+    ),
+    /** TLS to an https:// shield (verification on unless tls.insecure). */
+    tls: upstreamTls,
+  }),
+  (s, path, problems) => {
+    tlsNeedsHttps(s, path, problems);
+    return s;
+  },
+);
 
 export type ShieldConfig = Infer<typeof shield>;
 

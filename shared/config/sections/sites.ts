@@ -13,12 +13,15 @@ import {
   withDefault,
   type Infer,
 } from '../schema.js';
-import { hostPattern, originUrl, probePath } from '../fields.js';
+import { hostPattern, originEntry, probePath } from '../fields.js';
+import { siteHttps } from './https.js';
 import { shieldList } from './shields.js';
+import { siteWebsocket } from './websocket.js';
 
 export const site = obj({
   hosts: list(hostPattern, { min: 1 }),
-  origins: list(originUrl, { min: 1 }),
+  /** Origin URLs, or `{ url, tls: { insecure } }` for an https origin with its own TLS options. */
+  origins: list(originEntry, { min: 1, what: 'origin URLs' }),
   /** GET this path on each origin every upstream.health.probeInterval; absent: passive health only. */
   originProbe: optional(probePath),
   /** The shields of this site's misses instead of the top-level shields ([]: straight to the origins). */
@@ -28,6 +31,8 @@ export const site = obj({
   cacheKey: obj({
     query: withDefault(oneOf('keep', 'sort', 'ignore'), 'keep'),
     dropParams: withDefault(list(str()), []),
+    /** keep: http:// and https:// requests are separate objects; ignore: they share one. */
+    scheme: withDefault(oneOf('keep', 'ignore'), 'keep'),
   }),
   /** Treat client Cache-Control: no-cache / max-age=0 / Pragma as absent (common on CDNs). */
   ignoreClientNoCache: withDefault(bool(), false),
@@ -48,6 +53,10 @@ export const site = obj({
   allowOverrideField: optional(
     oneOf('X-Original-URL', 'X-Rewrite-URL', 'X-HTTP-Method-Override', 'X-HTTP-Method', 'X-Method-Override'),
   ),
+  /** Redirect from HTTP to HTTPS, and HSTS. */
+  https: siteHttps,
+  /** WebSocket upgrades: off, direct to the origins, or through the shield. */
+  websocket: siteWebsocket,
 });
 
 export type SiteConfig = Infer<typeof site>;

@@ -65,7 +65,7 @@ test('defaults are filled for every section left out', () => {
   const { config } = validateConfig(minimal);
   assert.ok(config);
   assert.deepEqual(config.node, { id: 'strata', region: 'local' });
-  assert.deepEqual(config.listen, { http: '127.0.0.1:8080', admin: '127.0.0.1:9090' });
+  assert.deepEqual(config.listen, { http: '127.0.0.1:8080', admin: '127.0.0.1:9090', https: undefined });
   assert.equal(config.cache.memory.maxBytes, 256 * 1024 ** 2);
   assert.equal(config.cache.memory.maxObjectBytes, 16 * 1024 ** 2);
   assert.equal(config.server.maxHeaders, 100);
@@ -74,7 +74,7 @@ test('defaults are filled for every section left out', () => {
   assert.equal(config.proxy.trustForwarded, false);
   assert.equal(config.shutdown.drainTimeout, 10_000);
   const site = config.sites[0];
-  assert.deepEqual(site.cacheKey, { query: 'keep', dropParams: [] });
+  assert.deepEqual(site.cacheKey, { query: 'keep', dropParams: [], scheme: 'keep' });
   assert.equal(site.ignoreClientNoCache, false);
   assert.equal(site.originHost, undefined);
 });

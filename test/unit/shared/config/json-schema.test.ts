@@ -34,6 +34,22 @@ upstream: { connectTimeout: 5s, attempts: 2, health: { openFor: 30s, probeInterv
 proxy: { trustedProxies: ["10.0.0.0/8"] }
 log: { level: warn }
 `),
+  parse(`
+listen:
+  https:
+    address: "0.0.0.0:8443"
+    certificates: [{ cert: /etc/strata/a.pem, key: /etc/strata/a.key, chain: /etc/strata/chain.pem }]
+    reloadCheck: 30s
+sites:
+  - hosts: ["example.test"]
+    origins: ["https://10.0.0.5", { url: "https://10.0.0.6", tls: { insecure: true } }]
+    cacheKey: { scheme: ignore }
+    https: { redirect: true, hsts: { maxAge: 365d, includeSubDomains: true, preload: true } }
+    websocket: shield
+shields: [{ url: "https://10.0.1.7:8443", tls: { insecure: true } }]
+server: { http2: { maxConcurrentStreams: 128, maxResets: 100 } }
+websocket: { maxPerClient: 20, idleTimeout: 10m }
+`),
 ];
 
 test('the schema accepts what the config validator accepts', async () => {
