@@ -17,6 +17,7 @@ import { HopTrust } from './http/trust.js';
 import { UpstreamClient } from './http/upstream-client.js';
 import { Upstreams } from './http/upstreams.js';
 import { HttpListener } from './http/http-listener.js';
+import { authority, parseHostPort } from './http/listen.js';
 import { AdminServer } from './admin-server.js';
 
 export interface NodeOptions {
@@ -111,14 +112,18 @@ export class StrataNode {
     this.services = new ServiceGroup([store, this.upstreams, ...admin, this.http]);
   }
 
+  /** Starts the services in order; then says on stdout where the node listens. */
   async start(): Promise<void> {
     await this.services.start();
     this.admin.ready = true;
-    this.log.info(
+    const bound = (address: string, port: number) => authority(parseHostPort(address).host, port);
+    // Written whatever log.level says, as the access log is: with port 0 this line is the only
+    // place the bound ports appear, and an operator at level warn still needs them.
+    this.log.child({}, { level: 'info' }).info(
       {
-        http: this.config.listen.http,
+        http: bound(this.config.listen.http, this.http.port),
         httpPort: this.http.port,
-        admin: this.config.listen.admin,
+        admin: bound(this.config.listen.admin, this.admin.port),
         adminPort: this.admin.port,
       },
       `${this.role.name} started`,

@@ -148,6 +148,30 @@ test('edge exits 1 with the address when its port is taken', async (t) => {
   assert.match(run.stderr(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
 });
 
+test('a node says on stdout where it listens whatever log.level, with the ports bound for port 0', async (t) => {
+  for (const level of ['warn', 'silent']) {
+    const file = await configFile(t, validConfig('http://127.0.0.1:1', `log: { level: ${level} }\n`));
+    const run = runCli(t, ['edge', '--config', file]);
+    const started = await run.logLine('edge started');
+    assert.ok(Number(started.httpPort) > 0 && Number(started.adminPort) > 0);
+    assert.equal(started.http, `127.0.0.1:${String(started.httpPort)}`);
+    assert.equal(started.admin, `127.0.0.1:${String(started.adminPort)}`);
+    assert.equal((await request(`http://${String(started.admin)}/readyz`)).statusCode, 200);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0);
+    // Nothing else at these levels: the start line is the one exception.
+    assert.deepEqual(
+      run
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg),
+      ['edge started'],
+      level,
+    );
+  }
+});
+
 test('edge serves requests, then on SIGTERM drains an in-flight request and exits 0', async (t) => {
   let release!: () => void;
   const released = new Promise<void>((resolve) => (release = resolve));
