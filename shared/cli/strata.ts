@@ -199,7 +199,9 @@ function parseOptions(
   try {
     return parseArgs({ args, options, strict: true }).values;
   } catch (err) {
-    console.error(`strata: ${(err as Error).message}\n\n${help}`);
+    // node:util's messages start with a capital ("Unknown option '--verbose'"); ours do not.
+    const message = (err as Error).message;
+    console.error(`strata: ${message.charAt(0).toLowerCase()}${message.slice(1)}\n\n${help}`);
     return undefined;
   }
 }

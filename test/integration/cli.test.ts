@@ -127,6 +127,22 @@ test(
   },
 );
 
+test('option errors read like the other usage errors: lower case after "strata:"', async (t) => {
+  const cases: [string[], string][] = [
+    [['edge', '--verbose'], "strata: unknown option '--verbose'"],
+    [['edge', '--config'], "strata: option '-c, --config <value>' argument missing"],
+    [
+      ['demo-origin', 'extra'],
+      "strata: unexpected argument 'extra'. This command does not take positional arguments",
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const run = runCli(t, args);
+    assert.equal(await run.exited, 2);
+    assert.equal(run.stderr().split('\n')[0], line);
+  }
+});
+
 test('edge with an invalid config exits 1 and names the key path on stderr', async (t) => {
   const file = await configFile(t, validConfig('http://127.0.0.1:1', 'server: { maxHeaders: lots }\n'));
   const run = runCli(t, ['edge', '--config', file]);
