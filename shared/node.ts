@@ -38,6 +38,8 @@ export class StrataNode {
   readonly role: NodeRole;
   readonly config: StrataConfig;
   readonly log: Logger;
+  /** Where the node says it listens: its own logger at level info at least, or the injected one as is. */
+  private readonly announce: Logger;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
   private readonly writer: LineWriter | undefined;
   private readonly accessLog: AccessLog | undefined;
@@ -60,6 +62,9 @@ export class StrataNode {
       ? undefined
       : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker });
     this.log = options.log ?? logging!.log;
+    // Written whatever log.level says, as the access log is: with port 0 the started line is the
+    // only place the bound ports appear, and an operator at level warn still needs them.
+    this.announce = logging ? this.log.child({}, { level: 'info' }) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
@@ -117,9 +122,7 @@ export class StrataNode {
     await this.services.start();
     this.admin.ready = true;
     const bound = (address: string, port: number) => authority(parseHostPort(address).host, port);
-    // Written whatever log.level says, as the access log is: with port 0 this line is the only
-    // place the bound ports appear, and an operator at level warn still needs them.
-    this.log.child({}, { level: 'info' }).info(
+    this.announce.info(
       {
         http: bound(this.config.listen.http, this.http.port),
         httpPort: this.http.port,
