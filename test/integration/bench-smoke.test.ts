@@ -6,10 +6,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { runLoadtestScript as run } from '../helpers/loadtest-script.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** scenario, reference, connections, req/s twice, ratio, p50 / p99 twice, goal, PASS or MISS (not ERR). */
 function row(name: string, reference: string): RegExp {
@@ -33,8 +31,7 @@ test('bench --quick loads with autocannon and prints a row of numbers per scenar
 
 test('bench --generator wrk without wrk installed says so in one line and starts nothing', async (t) => {
   // An empty PATH: no wrk (nor taskset); the bench itself runs from process.execPath.
-  const emptyDir = await mkdtemp(join(tmpdir(), 'strata-no-wrk-'));
-  t.after(() => rm(emptyDir, { recursive: true, force: true }));
+  const emptyDir = await tempDir(t, 'strata-no-wrk');
   const { stdout, stderr } = await run(t, 'bench.js', ['--quick', '--generator', 'wrk'], {
     env: { ...process.env, PATH: emptyDir },
     expected: 1,
