@@ -62,9 +62,8 @@ export class StrataNode {
       ? undefined
       : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker });
     this.log = options.log ?? logging!.log;
-    // Written whatever log.level says, as the access log is: with port 0 the started line is the
-    // only place the bound ports appear, and an operator at level warn still needs them.
-    this.announce = logging ? this.log.child({}, { level: 'info' }) : this.log;
+    // A worker's line is left to the level: its primary says where the node listens.
+    this.announce = logging && options.worker === undefined ? atAnyLevel(this.log) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
@@ -121,16 +120,7 @@ export class StrataNode {
   async start(): Promise<void> {
     await this.services.start();
     this.admin.ready = true;
-    const bound = (address: string, port: number) => authority(parseHostPort(address).host, port);
-    this.announce.info(
-      {
-        http: bound(this.config.listen.http, this.http.port),
-        httpPort: this.http.port,
-        admin: bound(this.config.listen.admin, this.admin.port),
-        adminPort: this.admin.port,
-      },
-      `${this.role.name} started`,
-    );
+    this.announce.info(listening(this.config, this.http.port, this.admin.port), `${this.role.name} started`);
   }
 
   /** Graceful stop: not ready, stop accepting, drain in-flight requests until the deadline. */
@@ -141,4 +131,27 @@ export class StrataNode {
     this.log.info(`${this.role.name} stopped`);
     await this.writer?.close();
   }
+}
+
+/**
+ * The logger for a node's started line: written whatever log.level says, as the access log is,
+ * since with port 0 it is the only place the bound ports appear.
+ */
+export function atAnyLevel(log: Logger): Logger {
+  return log.child({}, { level: 'info' });
+}
+
+/** The started line's fields: the addresses bound (with the ports chosen for port 0), and the ports. */
+export function listening(
+  config: StrataConfig,
+  httpPort: number,
+  adminPort: number,
+): { http: string; httpPort: number; admin: string; adminPort: number } {
+  const bound = (address: string, port: number) => authority(parseHostPort(address).host, port);
+  return {
+    http: bound(config.listen.http, httpPort),
+    httpPort,
+    admin: bound(config.listen.admin, adminPort),
+    adminPort,
+  };
 }

@@ -18,7 +18,7 @@ import { workerCount } from '../cluster/worker-config.js';
 import type { Problem } from '../config/schema.js';
 import { StrataError } from '../errors.js';
 import { authority, parseHostPort } from '../http/listen.js';
-import { StrataNode } from '../node.js';
+import { atAnyLevel, listening, StrataNode } from '../node.js';
 import type { NodeRole, RoleName } from '../node-role.js';
 import { edgeRole } from '../../edge/edge-role.js';
 import { shieldRole } from '../../shield/shield-role.js';
@@ -157,14 +157,8 @@ async function runPrimary(role: NodeRole, file: string, config: StrataConfig): P
   const { log, writer } = createLogging({ level: config.log.level, node: config.node.id });
   const supervisor = new Supervisor({ role, configFile: file, config, log });
   const started = await supervisor.start();
-  log.info(
-    {
-      http: config.listen.http,
-      httpPort: started.httpPort,
-      admin: config.listen.admin,
-      adminPort: started.adminPort,
-      workers: started.workers,
-    },
+  atAnyLevel(log).info(
+    { ...listening(config, started.httpPort, started.adminPort), workers: started.workers },
     `${role.name} started`,
   );
   const reload = () => void supervisor.reload();

@@ -166,8 +166,13 @@ test('edge exits 1 with the address when its port is taken', async (t) => {
 });
 
 test('a node says on stdout where it listens whatever log.level, with the ports bound for port 0', async (t) => {
-  for (const level of ['warn', 'silent']) {
-    const file = await configFile(t, validConfig('http://127.0.0.1:1', `log: { level: ${level} }\n`));
+  // With workers, the primary says it once for all of them.
+  for (const extra of [
+    'log: { level: warn }',
+    'log: { level: silent }',
+    'log: { level: warn }\nworkers: 2',
+  ]) {
+    const file = await configFile(t, validConfig('http://127.0.0.1:1', `${extra}\n`));
     const run = runCli(t, ['edge', '--config', file]);
     const started = await run.logLine('edge started');
     assert.ok(Number(started.httpPort) > 0 && Number(started.adminPort) > 0);
@@ -184,7 +189,7 @@ test('a node says on stdout where it listens whatever log.level, with the ports 
         .split('\n')
         .map((l) => (JSON.parse(l) as { msg: string }).msg),
       ['edge started'],
-      level,
+      extra,
     );
   }
 });
