@@ -2,7 +2,7 @@
 // npm run bench:ab -- --base REF: the edge built from git REF against this working tree, side by
 // side in one run. Builds REF into .ab/<commit>/ (a git worktree inside the repository, so the
 // build finds this checkout's node_modules), starts one origin and two edges pinned to the same
-// CPU, and alternates bounded wrk runs between them (base, this; this, base; ...), for 1 KiB hits
+// CPU, and alternates bounded load runs between them (base, this; this, base; ...), for 1 KiB hits
 // and for misses of unique URLs. It reports the CPU time each edge process spent per response:
 // on a noisy machine that compares two builds far better than req/s of separate bench runs.
 
@@ -16,7 +16,7 @@ import { fetchRaw, startEdgeUnderTest, type EdgeUnderTest } from './edge-under-t
 import { detectPinning, startChild, stopAll, stopChildrenOnExit } from './processes.js';
 import { median } from './report.js';
 import { repoRoot } from './servers.js';
-import { checkWrk, runWrk, writeWrkScript } from './wrk.js';
+import { openLoadGenerator, parseGeneratorName, type GeneratorName } from './load.js';
 
 const usage = `Usage: npm run bench:ab -- --base REF [options]
 
@@ -28,6 +28,8 @@ Options:
   --rounds N           runs per edge and scenario, alternating (default 4, at most 20)
   --duration SEC       seconds per run (default 4, at most 60)
   --access-log on|off  the edges' access log (default on)
+  --generator wrk|autocannon
+                       the load generator (default wrk; autocannon is installed by npm ci)
   -h, --help           show this help
 
 REF is built with this checkout's node_modules: compare builds whose dependencies match.`;
@@ -38,6 +40,7 @@ interface AbOptions {
   rounds: number;
   durationSec: number;
   accessLog: boolean;
+  generator: GeneratorName;
 }
 
 function parseOptions(argv: string[]): AbOptions | undefined {
@@ -49,6 +52,7 @@ function parseOptions(argv: string[]): AbOptions | undefined {
       rounds: { type: 'string', default: '4' },
       duration: { type: 'string', default: '4' },
       'access-log': { type: 'string', default: 'on' },
+      generator: { type: 'string', default: 'wrk' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -74,6 +78,7 @@ function parseOptions(argv: string[]): AbOptions | undefined {
     rounds: int('rounds', values.rounds, 20),
     durationSec: int('duration', values.duration, 60),
     accessLog: accessLog === 'on',
+    generator: parseGeneratorName(values.generator),
   };
 }
 
@@ -136,12 +141,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  checkWrk();
-  const base = buildBase(options.base);
-  const pinning = detectPinning();
   const dir = mkdtempSync(join(tmpdir(), 'strata-ab-'));
   stopChildrenOnExit(() => rmSync(dir, { recursive: true, force: true }));
   try {
+    const generator = openLoadGenerator(options.generator, dir);
+    const base = buildBase(options.base);
+    const pinning = detectPinning();
     const origin = await startChild({
       name: 'origin',
       command: process.execPath,
@@ -166,13 +171,12 @@ async function main(argv: string[]): Promise<number> {
       await start(`base ${base.commit.slice(0, 7)}`, base.cliPath),
       await start('this tree', join(repoRoot, 'dist', cliPaths[0])),
     ];
-    const script = writeWrkScript(dir);
     let run = 0;
     const load = async (side: Side, scenario: 'hit' | 'miss', durationSec: number): Promise<number> => {
       const pid = side.edge.child.process.pid ?? 0;
       const before = processTicks(pid, false);
       const prefix = `/obj/1024/ab${++run}-`;
-      const result = await runWrk(script, {
+      const result = await generator.run({
         url: `${side.edge.url}${scenario === 'hit' ? '/obj/1024' : `${prefix}0`}`,
         connections: 64,
         durationSec,
@@ -182,7 +186,11 @@ async function main(argv: string[]): Promise<number> {
       if (result.errors > 0) throw new Error(`${side.label}: ${result.errors} errors in a ${scenario} run`);
       return (((processTicks(pid, false) - before) / ticksPerSecond) * 1e6) / result.requests;
     };
-    const lines = [`pinning: ${pinning.note}`, `base: ${options.base} = ${base.commit}`, ''];
+    const lines = [
+      `pinning: ${pinning.note}; load generator: ${generator.label}`,
+      `base: ${options.base} = ${base.commit}`,
+      '',
+    ];
     for (const scenario of options.scenarios) {
       process.stderr.write(`ab: ${scenario} `);
       for (const side of sides) {

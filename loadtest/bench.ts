@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // npm run bench: the edge against references, in one run (see docs/benchmarks.md).
 // Starts an origin, an edge and a bare node:http server as child processes (the servers under test
-// pinned to one CPU, wrk and the origin to the other), warms the cache, then loads in interleaved
-// rounds:
+// pinned to one CPU, the load generator (wrk, or autocannon with --quick) and the origin to the
+// other), warms the cache, then loads in interleaved rounds:
 //   hit-1k, hit-100k: edge cache hits vs the bare server answering the same bytes and headers;
 //   miss: unique URLs through the edge (miss + store) vs the same 5 ms origin reached directly.
 // Prints the median of the rounds per scenario, its ratio to the reference and the goal.
@@ -10,10 +10,9 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, loadavg, cpus as osCpus } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectPinning, stopAll, stopChildrenOnExit, type Pinning } from './processes.js';
-import { checkWrk, writeWrkScript } from './wrk.js';
+import { openLoadGenerator, type LoadGenerator } from './load.js';
 import { snapshot, usageBetween } from './cpu-usage.js';
 import type { EdgeUnderTest } from './edge-under-test.js';
 import { formatRounds, formatTable, summarize, worstForeign, type ScenarioResult } from './report.js';
@@ -45,14 +44,12 @@ async function waitQuiet(maxSec: number): Promise<void> {
 }
 
 /** What the machine is, and how busy it is before we start. */
-async function machineLines(pinning: Pinning, sampleMs: number): Promise<string[]> {
+async function machineLines(pinning: Pinning, generator: LoadGenerator, sampleMs: number): Promise<string[]> {
   const model = osCpus()[0]?.model ?? 'unknown CPU';
-  const wrk = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
-  const wrkVersion = /wrk (\S+)/.exec(`${wrk.stdout}${wrk.stderr}`)?.[1] ?? '?';
   const [l1, l5] = loadavg();
   const idle = await foreignShare(sampleMs);
   return [
-    `machine: ${osCpus().length} x ${model}; node ${process.version}; wrk ${wrkVersion}`,
+    `machine: ${osCpus().length} x ${model}; node ${process.version}; ${generator.label}`,
     `pinning: ${pinning.note}`,
     `before the run: load average ${l1.toFixed(2)} (1 min), ${l5.toFixed(2)} (5 min); ` +
       `other processes used ${idle === undefined ? '?' : (idle * 100).toFixed(1)}% of all CPU over ${sampleMs / 1000} s`,
@@ -64,6 +61,7 @@ function report(
   pinning: Pinning,
   machine: string[],
   edge: EdgeUnderTest,
+  generator: LoadGenerator,
   results: ScenarioResult[],
 ): string {
   const worst = worstForeign(results);
@@ -74,7 +72,7 @@ function report(
       `other processes used at most ${(worst * 100).toFixed(1)}% of all CPU in any kept run` +
       (discarded > 0 ? ` (${discarded} noisy run(s) done again)` : ''),
     `runs: ${options.rounds} round(s) of ${options.durationSec} s per target, warm-up ${options.warmupSec} s, ` +
-      `${options.connections} connections, wrk -t1, ${options.requestHeaders === 'browser' ? 'twelve browser request fields' : 'Host only'}; ` +
+      `${options.connections} connections, ${generator.label}, ${options.requestHeaders === 'browser' ? 'twelve browser request fields' : 'Host only'}; ` +
       `edge access log ${options.accessLog ? 'on' : 'OFF'} (${edge.logFile})`,
     '',
     formatTable(results.map(summarize)),
@@ -99,8 +97,6 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage);
     return 0;
   }
-  checkWrk();
-  const pinning = detectPinning();
   const dir = mkdtempSync(join(tmpdir(), 'strata-bench-'));
   const cleanup = () => {
     if (options.keep) console.error(`bench: kept ${dir}`);
@@ -108,15 +104,17 @@ async function main(argv: string[]): Promise<number> {
   };
   stopChildrenOnExit(cleanup);
   try {
+    const generator = openLoadGenerator(options.generator, dir);
+    const pinning = detectPinning();
     if (options.waitQuietSec > 0) await waitQuiet(options.waitQuietSec);
-    const machine = await machineLines(pinning, options.quick ? 250 : 1000);
+    const machine = await machineLines(pinning, generator, options.quick ? 250 : 1000);
     const servers = await startServers(options, pinning, dir);
-    const runner = new Runner(options, pinning, writeWrkScript(dir), servers.pids);
+    const runner = new Runner(options, pinning, generator, servers.pids);
     const results: ScenarioResult[] = [];
     for (const s of buildScenarios(options, servers)) results.push(await runner.scenario(s));
     // Stopped before the report: a profiled edge writes its profile on exit.
     await stopAll();
-    console.log(report(options, pinning, machine, servers.edge, results));
+    console.log(report(options, pinning, machine, servers.edge, generator, results));
     if (options.profile) {
       const profileDir = join(dir, 'profile');
       for (const f of readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'))) {

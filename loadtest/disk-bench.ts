@@ -14,11 +14,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
-import { detectPinning, pinned, startChild, stopAll, stopChildrenOnExit, track } from './processes.js';
-import { checkWrk, readWrkResult, wrkDone } from './wrk.js';
+import { detectPinning, startChild, stopAll, stopChildrenOnExit } from './processes.js';
+import { checkWrk, wrkDone } from './wrk.js';
+import { readBenchResult, runGeneratorProcess } from './generator-process.js';
 import { fetchRaw } from './edge-under-test.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -70,26 +70,12 @@ async function wrk(
   count: number,
   cpu?: number,
 ): Promise<Load> {
-  const [command, wrkArgs] = pinned(cpu, 'wrk', [
-    '-t1',
-    `-c${connections}`,
-    `-d${durationSec}s`,
-    '--timeout',
-    '10s',
-    '-s',
-    scriptPath,
-    url,
-  ]);
-  const child = spawn(command, wrkArgs, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BENCH_PREFIX: prefix, BENCH_COUNT: String(count) },
+  const args = ['-t1', `-c${connections}`, `-d${durationSec}s`, '--timeout', '10s', '-s', scriptPath, url];
+  const { out, code } = await runGeneratorProcess('wrk', args, cpu, {
+    BENCH_PREFIX: prefix,
+    BENCH_COUNT: String(count),
   });
-  track(child);
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const code = await new Promise<number | null>((done) => child.once('exit', done));
-  const r = readWrkResult(out, code, url);
+  const r = readBenchResult('wrk', out, code, url);
   return { rps: r.requestsPerSec, p50Ms: r.p50Ms, p99Ms: r.p99Ms, errors: r.errors, requests: r.requests };
 }
 
@@ -300,4 +286,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+main().catch((err: unknown) => {
+  console.error(`bench:disk: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

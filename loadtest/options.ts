@@ -1,6 +1,7 @@
 // The bench's command line: defaults for a measurement, --quick for a smoke run, every run bounded.
 
 import { parseArgs } from 'node:util';
+import { parseGeneratorName, type GeneratorName } from './load.js';
 
 export const scenarioNames = ['hit-1k', 'hit-100k', 'miss', 'miss-c8', 'miss-proxy'] as const;
 /** What runs without --scenarios (miss-proxy is asked for by name: it is a diagnosis, not a goal). */
@@ -10,7 +11,10 @@ export type ScenarioName = (typeof scenarioNames)[number];
 export const usage = `Usage: npm run bench -- [options]
 
 Options:
-  --quick              smoke run: 1 round of 2 s, no warm-up load (numbers are not for comparison)
+  --quick              smoke run: 1 round of 2 s, no warm-up load, autocannon (numbers are not for comparison)
+  --generator wrk|autocannon
+                       the load generator: wrk (default; apt-get install -y wrk) or autocannon
+                       (installed by npm ci; default with --quick; it needs more CPU per request)
   --duration SEC       seconds per measured run (default 5)
   --rounds N           interleaved edge/reference rounds per scenario; the median is reported (default 3)
   --warmup SEC         unmeasured load on each target before its rounds (default 2)
@@ -20,7 +24,7 @@ Options:
   --origin-delay MS    origin delay for the miss path (default 5)
   --access-log on|off  the edge's access log (default on, as deployed; off shows what logging costs)
   --request-headers minimal|browser
-                       what each request carries: wrk's Host field only (default), or twelve
+                       what each request carries: Host only (default), or twelve
                        fields as a browser sends them (User-Agent, Accept*, Cookie, Sec-Fetch-*)
   --wait-quiet SEC     first wait up to SEC for other processes to use under 5% of all CPU (default 0)
   --retry-noisy N      run a measured run again (at most N times) when other processes used over 5%
@@ -43,6 +47,7 @@ export interface BenchOptions {
   profile: boolean;
   keep: boolean;
   quick: boolean;
+  generator: GeneratorName;
 }
 
 /** Parses argv; undefined means --help. Throws with the option's name on a bad value. */
@@ -51,6 +56,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     args: argv,
     options: {
       quick: { type: 'boolean', default: false },
+      generator: { type: 'string' },
       duration: { type: 'string' },
       rounds: { type: 'string' },
       warmup: { type: 'string' },
@@ -87,6 +93,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
   const quick = values.quick;
   return {
     quick,
+    generator: parseGeneratorName(values.generator ?? (quick ? 'autocannon' : 'wrk')),
     // Bounded: no run is longer than a minute and no scenario has more than 9 rounds.
     durationSec: int('duration', values.duration, quick ? 2 : 5, 1, 60),
     rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 9),

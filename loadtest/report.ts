@@ -1,7 +1,7 @@
 // The bench's results: the median of interleaved rounds per scenario, the ratio to the reference
 // and the goal, formatted as the table that `npm run bench` prints and docs/benchmarks.md quotes.
 
-import type { LoadResult } from './wrk.js';
+import type { LoadResult } from './load.js';
 import type { CpuUsage, SyscallCount } from './cpu-usage.js';
 
 /** One measured run of one target, with what the CPUs and the answering server did meanwhile. */

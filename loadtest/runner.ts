@@ -1,14 +1,14 @@
 // Runs one scenario: warm both targets, then interleaved rounds (edge/ref, ref/edge, ...) so that
-// drift in the machine's state falls on both alike, each round one bounded wrk run with the CPU
-// accounting around it.
+// drift in the machine's state falls on both alike, each round one bounded load-generator run with
+// the CPU accounting around it.
 
 import type { BenchOptions } from './options.js';
 import type { Pinning } from './processes.js';
 import { snapshot, syscallCount, usageBetween } from './cpu-usage.js';
-import { browserHeaders, runWrk } from './wrk.js';
+import { browserHeaders, type LoadGenerator } from './load.js';
 import type { Round, ScenarioResult } from './report.js';
 
-/** Something wrk loads; `run` numbers every wrk invocation of the bench (1, 2, ...). */
+/** Something the load generator loads; `run` numbers its every run in the bench (1, 2, ...). */
 export interface Target {
   url: (run: number) => string;
   /** For unique paths per request (see LoadOptions.uniquePrefix). */
@@ -43,7 +43,7 @@ export class Runner {
   constructor(
     private readonly options: BenchOptions,
     private readonly pinning: Pinning,
-    private readonly wrkScript: string,
+    private readonly generator: LoadGenerator,
     /** The long-running children (their CPU time is the bench's, not foreign). */
     private readonly serverPids: readonly number[],
   ) {}
@@ -52,7 +52,7 @@ export class Runner {
     const run = ++this.run;
     const before = snapshot(this.serverPids);
     const syscallsBefore = syscallCount(target.pid);
-    const load = await runWrk(this.wrkScript, {
+    const load = await this.generator.run({
       url: target.url(run),
       connections,
       durationSec,

@@ -14,19 +14,22 @@ const missGoal = 0.9;
 class EdgeCheck {
   private base: EdgeCounters = { requests: {}, objects: 0, notStored: 0 };
 
-  constructor(private readonly adminUrl: string) {}
+  constructor(
+    private readonly adminUrl: string,
+    private readonly generator: string,
+  ) {}
 
   readonly before = async (): Promise<void> => {
     this.base = await readCounters(this.adminUrl);
   };
 
-  /** "edge counted N <expected> for M responses wrk saw", and any other outcome it counted. */
+  /** "edge counted N <expected> for M responses wrk saw" (or autocannon), and any other outcome it counted. */
   async counted(expected: string, edgeRuns: Round[]): Promise<{ delta: EdgeCounters; line: string }> {
     const delta = countersDelta(this.base, await readCounters(this.adminUrl));
     const served = edgeRuns.reduce((a, r) => a + r.load.requests, 0);
     const others = Object.entries(delta.requests).filter(([k]) => k !== expected);
     const line =
-      `edge counted ${delta.requests[expected] ?? 0} ${expected} for ${served} responses wrk saw; ` +
+      `edge counted ${delta.requests[expected] ?? 0} ${expected} for ${served} responses ${this.generator} saw; ` +
       (others.length
         ? `OTHER OUTCOMES ${others.map(([k, v]) => `${k}=${v}`).join(' ')}`
         : 'no other outcome');
@@ -86,7 +89,7 @@ function missScenario(
 
 /** The scenarios asked for, in the order they run. */
 export function buildScenarios(options: BenchOptions, servers: Servers): Scenario[] {
-  const check = new EdgeCheck(servers.edge.adminUrl);
+  const check = new EdgeCheck(servers.edge.adminUrl, options.generator);
   const origin = { name: 'origin', url: servers.originUrl, pid: servers.pid.origin, goal: missGoal };
   const list: Scenario[] = [];
   for (const o of hitObjects)

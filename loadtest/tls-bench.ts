@@ -23,7 +23,7 @@ import { stringify } from 'yaml';
 import { processTicks, ticksPerSecond } from './cpu-usage.js';
 import { detectPinning, startChild, stopAll, stopChildrenOnExit, type BenchChild } from './processes.js';
 import { median } from './report.js';
-import { runWrk, writeWrkScript } from './wrk.js';
+import { Wrk } from './wrk.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliPath = resolve(here, '../shared/cli/strata.js');
@@ -189,8 +189,8 @@ async function main(): Promise<number> {
     const c = ['--concurrency', String(o.concurrency), '--seconds', String(o.seconds)];
     await warm(http, https, files.ca);
     // wrk, when installed, is a load generator that the HTTPS edge (not the generator) limits.
-    const wrkScript = hasWrk() ? writeWrkScript(dir) : undefined;
-    const wrkTargets: Target[] = wrkScript
+    const wrk = hasWrk() ? Wrk.open(dir) : undefined;
+    const wrkTargets: Target[] = wrk
       ? [
           { name: 'HTTP/1.1 (wrk)', args: [], wrk: `${http}/obj/1024`, viaEdge: true },
           { name: 'HTTPS/1.1 (wrk)', args: [], wrk: `${https}/obj/1024`, viaEdge: true },
@@ -243,7 +243,7 @@ async function main(): Promise<number> {
         // Alternate the order, so neither target always runs on a warmer machine.
         const order = round % 2 === 0 ? scenario.targets : [...scenario.targets].reverse();
         for (const target of order)
-          runs.get(target.name)!.push(await measure(dir, pin.generatorCpu, edge, target, wrkScript, o));
+          runs.get(target.name)!.push(await measure(dir, pin.generatorCpu, edge, target, wrk, o));
       }
       const ref = median(runs.get(scenario.targets[0].name)!.map((r) => r.perSecond));
       for (const target of scenario.targets) {
@@ -311,13 +311,13 @@ async function measure(
   cpu: number | undefined,
   edge: BenchChild,
   target: Target,
-  wrkScript: string | undefined,
+  wrk: Wrk | undefined,
   o: Options,
 ): Promise<Run> {
   const edgePid = edge.process.pid!;
   const before = processTicks(edgePid, false);
-  if (target.wrk && wrkScript) {
-    const r = await runWrk(wrkScript, {
+  if (target.wrk && wrk) {
+    const r = await wrk.run({
       url: target.wrk,
       connections: o.concurrency,
       durationSec: o.seconds,

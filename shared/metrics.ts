@@ -54,8 +54,13 @@ export class Metrics {
   });
   readonly notStored = new Counter({
     name: 'strata_cache_not_stored_total',
-    help: 'Upstream responses not stored, by reason.',
+    help: 'Cache fills whose upstream response was not stored, by reason (hit-for-pass bypasses are not fills).',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly hitForPass = new Counter({
+    name: 'strata_cache_hit_for_pass_total',
+    help: 'Requests sent upstream uncollapsed because their URL was found uncacheable (cache.hitForPass).',
     registers: [this.registry],
   });
   readonly invalidations = new Counter({

@@ -20,6 +20,7 @@ import { HttpListener } from './http/http-listener.js';
 import { HttpsListener } from './http/https-listener.js';
 import { WebSocketProxy } from './http/websocket.js';
 import { HttpsPolicy } from './http/https-policy.js';
+import { authority, parseHostPort } from './http/listen.js';
 import { AdminServer } from './admin-server.js';
 
 export interface NodeOptions {
@@ -40,6 +41,8 @@ export class StrataNode {
   readonly role: NodeRole;
   readonly config: StrataConfig;
   readonly log: Logger;
+  /** Where the node says it listens: its own logger at level info at least, or the injected one as is. */
+  private readonly announce: Logger;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
   private readonly writer: LineWriter | undefined;
   private readonly accessLog: AccessLog | undefined;
@@ -65,6 +68,8 @@ export class StrataNode {
       ? undefined
       : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker });
     this.log = options.log ?? logging!.log;
+    // A worker's line is left to the level: its primary says where the node listens.
+    this.announce = logging && options.worker === undefined ? atAnyLevel(this.log) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
@@ -151,17 +156,16 @@ export class StrataNode {
     ]);
   }
 
+  /** Starts the services in order; then says on stdout where the node listens. */
   async start(): Promise<void> {
     await this.services.start();
     this.admin.ready = true;
-    this.log.info(
-      {
-        http: this.config.listen.http,
-        httpPort: this.http.port,
-        admin: this.config.listen.admin,
-        adminPort: this.admin.port,
-        ...(this.https && { https: this.config.listen.https?.address, httpsPort: this.https.port }),
-      },
+    const https = this.https && {
+      https: authority(parseHostPort(this.config.listen.https!.address).host, this.https.port),
+      httpsPort: this.https.port,
+    };
+    this.announce.info(
+      { ...listening(this.config, this.http.port, this.admin.port), ...https },
       `${this.role.name} started`,
     );
   }
@@ -187,4 +191,27 @@ export class StrataNode {
     this.log.info(`${this.role.name} stopped`);
     await this.writer?.close();
   }
+}
+
+/**
+ * The logger for a node's started line: written whatever log.level says, as the access log is,
+ * since with port 0 it is the only place the bound ports appear.
+ */
+export function atAnyLevel(log: Logger): Logger {
+  return log.child({}, { level: 'info' });
+}
+
+/** The started line's fields: the addresses bound (with the ports chosen for port 0), and the ports. */
+export function listening(
+  config: StrataConfig,
+  httpPort: number,
+  adminPort: number,
+): { http: string; httpPort: number; admin: string; adminPort: number } {
+  const bound = (address: string, port: number) => authority(parseHostPort(address).host, port);
+  return {
+    http: bound(config.listen.http, httpPort),
+    httpPort,
+    admin: bound(config.listen.admin, adminPort),
+    adminPort,
+  };
 }

@@ -18,7 +18,7 @@ import { workerCount } from '../cluster/worker-config.js';
 import type { Problem } from '../config/schema.js';
 import { StrataError } from '../errors.js';
 import { authority, parseHostPort } from '../http/listen.js';
-import { StrataNode } from '../node.js';
+import { atAnyLevel, listening, StrataNode } from '../node.js';
 import type { NodeRole, RoleName } from '../node-role.js';
 import { edgeRole } from '../../edge/edge-role.js';
 import { shieldRole } from '../../shield/shield-role.js';
@@ -163,14 +163,8 @@ async function runPrimary(role: NodeRole, file: string, config: StrataConfig): P
   const { log, writer } = createLogging({ level: config.log.level, node: config.node.id });
   const supervisor = new Supervisor({ role, configFile: file, config, log });
   const started = await supervisor.start();
-  log.info(
-    {
-      http: config.listen.http,
-      httpPort: started.httpPort,
-      admin: config.listen.admin,
-      adminPort: started.adminPort,
-      workers: started.workers,
-    },
+  atAnyLevel(log).info(
+    { ...listening(config, started.httpPort, started.adminPort), workers: started.workers },
     `${role.name} started`,
   );
   const reload = () => void supervisor.reload();
@@ -205,7 +199,9 @@ function parseOptions(
   try {
     return parseArgs({ args, options, strict: true }).values;
   } catch (err) {
-    console.error(`strata: ${(err as Error).message}\n\n${help}`);
+    // node:util's messages start with a capital ("Unknown option '--verbose'"); ours do not.
+    const message = (err as Error).message;
+    console.error(`strata: ${message.charAt(0).toLowerCase()}${message.slice(1)}\n\n${help}`);
     return undefined;
   }
 }

@@ -95,6 +95,7 @@ export class FillFlow {
   miss(ctx: RequestContext, stale: CachedObject | undefined): void {
     if (this.fills.isPass(ctx.key)) {
       ctx.outcome.pass('bypass', 'hit-for-pass');
+      this.metrics.hitForPass.inc();
       return this.options.run(ctx, this.fetch(ctx, new Fill(ctx.key), stale, ctx));
     }
     const existing = this.fills.get(ctx.key);
@@ -165,7 +166,7 @@ export class FillFlow {
     if (stale && this.answeredFromStale(ctx, fill, stale, up, { reqCc, upstreamMs, ...times }, client))
       return;
     const { meta, reason } = this.storable(ctx, up, reqCc, times);
-    if (reason) this.notCacheable(fill, reason);
+    if (reason) this.notCacheable(ctx, fill, reason);
     else this.fills.clearPass(ctx.key);
     const clientHeaders = this.deliver.clientHeaders(up.headers);
     fill.setHead({ kind: 'stream', status: up.status, headers: clientHeaders, meta, upstreamMs });
@@ -329,7 +330,7 @@ export class FillFlow {
       meta = undefined;
       this.fillBytes -= held;
       held = 0;
-      this.notCacheable(fill, reason);
+      this.notCacheable(ctx, fill, reason);
     };
     try {
       await up.body.read((chunk) => {
@@ -383,8 +384,10 @@ export class FillFlow {
   }
 
   /** Records why a response is not stored; the key skips collapsing for a while. */
-  private notCacheable(fill: Fill, reason: Detail): void {
-    this.metrics.notStored.inc({ reason });
+  private notCacheable(ctx: RequestContext, fill: Fill, reason: Detail): void {
+    // Counted per fill, as documented: a hit-for-pass bypass, there because a fill found the URL
+    // uncacheable, is counted in strata_cache_hit_for_pass_total instead of again here.
+    if (ctx.outcome.fwd !== 'bypass') this.metrics.notStored.inc({ reason });
     // Only the response makes a URL uncacheable; one request's own headers (no-store,
     // Authorization) or a full fill budget must not switch collapsing off for everyone.
     if (reason !== 'request-no-store' && reason !== 'authorization' && reason !== 'fill-budget')

@@ -202,6 +202,11 @@ export class Pipeline {
   /** Phase route: request-target form, limits, loops, the node's own health path, and the site for the host. */
   private route(ctx: RequestContext): Decision | undefined {
     const { req } = ctx;
+    const url = req.url ?? '';
+    // What the client asked for, as sent, so that every refusal's access-log line names it;
+    // an absolute-form target is split into its authority and path below.
+    ctx.host = req.headers.host ?? '';
+    ctx.target = url;
     if (req.rawHeaders.length > this.config.server.maxHeaders * 2) {
       return {
         action: 'respond',
@@ -213,9 +218,7 @@ export class Pipeline {
       this.log.warn({ reqId: ctx.id, cdnLoop: loop, host: req.headers.host }, 'request loop refused');
       return { action: 'respond', error: new StrataError('LOOP_DETECTED') };
     }
-    const url = req.url ?? '';
     if (url === healthPath) {
-      ctx.target = url;
       return this.ready() ? healthy : unhealthy;
     }
     let host = req.headers.host;
@@ -234,7 +237,6 @@ export class Pipeline {
     }
     ctx.target = target;
     if (!host) return { action: 'respond', error: new StrataError('REQUEST_INVALID', 'missing Host header') };
-    // Set before the site check, so a refused host is in the access log.
     ctx.host = host;
     const site = this.router.route(host);
     if (!site)

@@ -10,6 +10,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { runCli } from '../helpers/cli.js';
 import { ok, startOrigin } from '../helpers/origin.js';
+import { rawRequest } from '../helpers/raw.js';
 
 async function configFile(t: TestContext, text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'strata-cli-'));
@@ -126,6 +127,22 @@ test(
   },
 );
 
+test('option errors read like the other usage errors: lower case after "strata:"', async (t) => {
+  const cases: [string[], string][] = [
+    [['edge', '--verbose'], "strata: unknown option '--verbose'"],
+    [['edge', '--config'], "strata: option '-c, --config <value>' argument missing"],
+    [
+      ['demo-origin', 'extra'],
+      "strata: unexpected argument 'extra'. This command does not take positional arguments",
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const run = runCli(t, args);
+    assert.equal(await run.exited, 2);
+    assert.equal(run.stderr().split('\n')[0], line);
+  }
+});
+
 test('edge with an invalid config exits 1 and names the key path on stderr', async (t) => {
   const file = await configFile(t, validConfig('http://127.0.0.1:1', 'server: { maxHeaders: lots }\n'));
   const run = runCli(t, ['edge', '--config', file]);
@@ -146,6 +163,35 @@ test('edge exits 1 with the address when its port is taken', async (t) => {
   const run = runCli(t, ['edge', '--config', file]);
   assert.equal(await run.exited, 1);
   assert.match(run.stderr(), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+});
+
+test('a node says on stdout where it listens whatever log.level, with the ports bound for port 0', async (t) => {
+  // With workers, the primary says it once for all of them.
+  for (const extra of [
+    'log: { level: warn }',
+    'log: { level: silent }',
+    'log: { level: warn }\nworkers: 2',
+  ]) {
+    const file = await configFile(t, validConfig('http://127.0.0.1:1', `${extra}\n`));
+    const run = runCli(t, ['edge', '--config', file]);
+    const started = await run.logLine('edge started');
+    assert.ok(Number(started.httpPort) > 0 && Number(started.adminPort) > 0);
+    assert.equal(started.http, `127.0.0.1:${String(started.httpPort)}`);
+    assert.equal(started.admin, `127.0.0.1:${String(started.adminPort)}`);
+    assert.equal((await request(`http://${String(started.admin)}/readyz`)).statusCode, 200);
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0);
+    // Nothing else at these levels: the start line is the one exception.
+    assert.deepEqual(
+      run
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg),
+      ['edge started'],
+      extra,
+    );
+  }
 });
 
 test('edge serves requests, then on SIGTERM drains an in-flight request and exits 0', async (t) => {
@@ -198,6 +244,39 @@ test('edge serves requests, then on SIGTERM drains an in-flight request and exit
   await run.logLine('edge stopped');
   assert.equal(origin.requests.length, 2);
   assert.equal(run.stderr(), '');
+});
+
+test('access-log lines of requests refused before routing name the host and path sent', async (t) => {
+  const file = await configFile(
+    t,
+    validConfig('http://127.0.0.1:1').replace('hosts: ["*"]', 'hosts: ["a.test"]') +
+      'server: { maxHeaders: 8 }\n',
+  );
+  const run = runCli(t, ['edge', '--config', file]);
+  const port = Number((await run.logLine('edge started')).httpPort);
+  const fields = Array.from({ length: 10 }, (_, i) => `X-F${i}: ${i}\r\n`).join('');
+  const refused: [string, number][] = [
+    [`GET /many?q=1 HTTP/1.1\r\nHost: a.test\r\n${fields}\r\n`, 431],
+    ['OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n', 400],
+    ['GET /no-host HTTP/1.0\r\n\r\n', 400],
+    ['GET /elsewhere HTTP/1.1\r\nHost: b.test:8080\r\n\r\n', 421],
+  ];
+  for (const [raw, status] of refused) assert.equal((await rawRequest(port, raw)).status, status, raw);
+  run.child.kill('SIGTERM');
+  assert.equal(await run.exited, 0);
+  const access = run
+    .stdout()
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === 'request')
+    .map(({ method, host, path, status }) => ({ method, host, path, status }));
+  assert.deepEqual(access, [
+    { method: 'GET', host: 'a.test', path: '/many?q=1', status: 431 },
+    { method: 'OPTIONS', host: 'a.test', path: '*', status: 400 },
+    { method: 'GET', host: '', path: '/no-host', status: 400 },
+    { method: 'GET', host: 'b.test:8080', path: '/elsewhere', status: 421 },
+  ]);
 });
 
 test('strata shield serves as a shield: edges fetch through it, and it refuses shield keys', async (t) => {

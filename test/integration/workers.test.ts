@@ -126,7 +126,7 @@ test('SIGHUP reloads the config one worker at a time with no failed request; a b
   })();
   await writeFile(node.file, config(origin.url, 'edge-reloaded'));
   node.run.child.kill('SIGHUP');
-  await until(() => node.run.stdout().includes('"msg":"reloaded"'), 20_000);
+  await until(() => node.run.stdout().includes('"msg":"reloaded"'), 40_000);
   const before = sent;
   await until(() => sent > before + 20);
   loading = false;

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'undici';
 import { ok, startOrigin } from '../helpers/origin.js';
-import { startEdge } from '../helpers/edge.js';
+import { metric, startEdge } from '../helpers/edge.js';
 import { gate, until } from '../helpers/wait.js';
 
 test('Accept-Encoding variants never hold a coding the key does not stand for', async (t) => {
@@ -96,4 +96,25 @@ test("one request's no-store does not switch collapsing off for the URL", async 
   const second = await edge.get('/h');
   assert.doesNotMatch(second.cacheStatus, /hit-for-pass/);
   assert.match(second.cacheStatus, /fwd=uri-miss; fwd-status=200; stored/);
+});
+
+test('hit-for-pass bypasses are not counted again as responses not stored (issue 14)', async (t) => {
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '2' });
+    res.end('ok');
+  });
+  const edge = await startEdge(t, origin.url);
+  assert.match((await edge.get('/n')).cacheStatus, /fwd=uri-miss; fwd-status=200; detail=no-store$/);
+  for (let i = 0; i < 3; i++)
+    assert.match((await edge.get('/n')).cacheStatus, /fwd=bypass; fwd-status=200; detail=hit-for-pass$/);
+  assert.equal(origin.requests.length, 4);
+  const m = await edge.metrics();
+  assert.equal(
+    metric(m, 'strata_cache_not_stored_total{reason="no-store"}'),
+    1,
+    'one fill found it uncacheable',
+  );
+  assert.equal(metric(m, 'strata_cache_hit_for_pass_total'), 3);
+  assert.equal(metric(m, 'strata_requests_total{outcome="pass",status="200"}'), 3);
+  assert.equal(metric(m, 'strata_requests_total{outcome="miss",status="200"}'), 1);
 });
