@@ -23,6 +23,23 @@ export type UpgradeHandler = (
   listener: ListenerInfo,
 ) => void;
 
+/** The HTTP/1.1 parser's limits and timeouts from `server`, for every listener that speaks it. */
+export function http1Options(s: StrataConfig['server']) {
+  return {
+    // Reject what RFC 9112 §6.3 calls request smuggling: llhttp in strict mode refuses
+    // Content-Length with Transfer-Encoding, differing Content-Lengths and invalid bytes.
+    insecureHTTPParser: false,
+    maxHeaderSize: s.maxHeaderBytes,
+    requestTimeout: s.requestTimeout,
+    // Node checks both timeouts on this interval (default 30 s): make them mean what they say.
+    connectionsCheckingInterval: Math.min(1000, s.headersTimeout / 2),
+    headersTimeout: s.headersTimeout,
+    keepAliveTimeout: s.keepAliveTimeout,
+    requireHostHeader: false,
+    joinDuplicateHeaders: false,
+  };
+}
+
 export class HttpListener implements Service {
   readonly name = 'http-listener';
   readonly server: Server;
@@ -49,34 +66,19 @@ export class HttpListener implements Service {
     const s = config.server;
     this.refusals = new Refusals(config.node.id, s.maxHeaderBytes, log, metrics);
     this.sendWatch = new SendWatch(s.sendTimeout, log, metrics);
-    this.server = createServer(
-      {
-        // Reject what RFC 9112 §6.3 calls request smuggling: llhttp in strict mode refuses
-        // Content-Length with Transfer-Encoding, differing Content-Lengths and invalid bytes.
-        insecureHTTPParser: false,
-        maxHeaderSize: s.maxHeaderBytes,
-        requestTimeout: s.requestTimeout,
-        // Node checks both timeouts on this interval (default 30 s): make them mean what they say.
-        connectionsCheckingInterval: Math.min(1000, s.headersTimeout / 2),
-        headersTimeout: s.headersTimeout,
-        keepAliveTimeout: s.keepAliveTimeout,
-        requireHostHeader: false,
-        joinDuplicateHeaders: false,
-      },
-      (req, res) => {
-        // Requests pipelined behind a refused one were parsed already, with framing the refused
-        // one may have made up: none of them is answered or sent upstream. The connection
-        // closes after the refusal.
-        if (this.refused.has(req.socket)) return;
-        const invalid = invalidRequest(req);
-        if (invalid) {
-          this.refused.add(req.socket);
-          return this.refusals.reject(res, invalid);
-        }
-        if (this.draining) res.shouldKeepAlive = false;
-        handler(req, res, plainHttp);
-      },
-    );
+    this.server = createServer(http1Options(s), (req, res) => {
+      // Requests pipelined behind a refused one were parsed already, with framing the refused
+      // one may have made up: none of them is answered or sent upstream. The connection
+      // closes after the refusal.
+      if (this.refused.has(req.socket)) return;
+      const invalid = invalidRequest(req);
+      if (invalid) {
+        this.refused.add(req.socket);
+        return this.refusals.reject(res, invalid);
+      }
+      if (this.draining) res.shouldKeepAlive = false;
+      handler(req, res, plainHttp);
+    });
     this.framing = { maxBodyBytes: s.maxBodyBytes, maxHeadBytes: s.maxHeaderBytes };
     // A client that half-closes after sending a request (nc, some health checkers) still gets
     // its answer; the connection closes after it. Node's default aborts the request at the FIN.

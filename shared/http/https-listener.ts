@@ -24,7 +24,7 @@ import type { Service } from '../service.js';
 import { Certificates, type CertificateSet } from './certificates.js';
 import type { ListenerInfo } from './context.js';
 import { GuardedHttp2Response, H2Guard } from './h2-guard.js';
-import type { UpgradeHandler } from './http-listener.js';
+import { http1Options, type UpgradeHandler } from './http-listener.js';
 import { listen } from './listen.js';
 import { invalidHttp2Request, invalidRequest, Refusals } from './request-checks.js';
 import { SendWatch } from './send-watch.js';
@@ -114,16 +114,7 @@ export class HttpsListener implements Service {
       ticketKeys: randomBytes(48),
     };
     // HTTP/1.1 limits, the same as the HTTP listener's (Node reads them from the server object).
-    const http1 = {
-      insecureHTTPParser: false,
-      maxHeaderSize: s.maxHeaderBytes,
-      requestTimeout: s.requestTimeout,
-      headersTimeout: s.headersTimeout,
-      keepAliveTimeout: s.keepAliveTimeout,
-      connectionsCheckingInterval: Math.min(1000, s.headersTimeout / 2),
-      requireHostHeader: false,
-      joinDuplicateHeaders: false,
-    };
+    const http1 = http1Options(s);
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       const h2 = req.httpVersionMajor === 2;
       // nghttp2 goes on through the rest of a socket read after the guard sent GOAWAY: those
