@@ -24,7 +24,7 @@ import { admittedCodings, variantKey, varyValue } from './vary.js';
 import type { CachedObject, ObjectMeta, StoredBody } from './store.js';
 
 /** Fields not stored with an object: hop-by-hop, and per-response ones recomputed on delivery. */
-const notStored: ReadonlySet<string> = new Set([...hopByHop, 'age', 'cache-status']);
+const notStored: ReadonlySet<string> = new Set([...hopByHop, 'age', 'cache-status', 'strata-error']);
 
 /** Most objects have no Vary and no tags: they share this empty list instead of two arrays each. */
 const none: readonly string[] = Object.freeze([]);

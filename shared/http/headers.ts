@@ -199,8 +199,12 @@ function quoteIfNeeded(value: string): string {
   return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
 }
 
-/** Fields a client never sees from upstream: hop-by-hop ones and Strata's surrogate fields. */
-const notForClients: ReadonlySet<string> = new Set([...hopByHop, ...surrogateOnly]);
+/**
+ * Fields a client never sees from upstream: hop-by-hop ones, Strata's surrogate fields, and
+ * Strata-Error, which is only ever a node's word about its own failure: one from upstream (a
+ * shield's, or an origin's pretending to be one) must not make the next tier blame this node.
+ */
+const notForClients: ReadonlySet<string> = new Set([...hopByHop, ...surrogateOnly, 'strata-error']);
 
 /** The fields a node never sends downstream: notForClients and its own `hidden` ones. Runs once per node. */
 export function notDownstream(hidden: readonly string[]): ReadonlySet<string> {

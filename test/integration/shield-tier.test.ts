@@ -210,11 +210,13 @@ test('origin stopped and no stale copy allowed: 502 from the shield reaches the 
   const edge = tier.edges[0];
   const hung = await edge.get('/hang');
   assert.equal(hung.status, 504);
-  assert.equal(hung.headers['strata-error'], 'UPSTREAM_HEADERS_TIMEOUT');
+  // The shield's own error, passed on: its words in the body (Strata-Error stays at each hop).
+  assert.match(hung.body, /^504 the origin did not answer in time\n/);
+  assert.match(hung.cacheStatus, /^shield-[ab]; fwd=uri-miss, edge-1; fwd=uri-miss; fwd-status=504/);
   await tier.origin.close();
   const res = await edge.get('/gone');
   assert.equal(res.status, 502);
-  assert.equal(res.headers['strata-error'], 'UPSTREAM_CONNECT_FAILED');
+  assert.match(res.body, /^502 could not connect to the origin\n/);
   // A shield passing on its origin's failure is healthy: it stays in service.
   const m = await edge.metrics();
   assert.equal(metricSum(m, 'strata_upstream_peer_usable', { kind: 'shield' }), 2);
@@ -236,7 +238,7 @@ test('an edge configured as its own shield is refused with 508 Loop Detected', a
   let res = await edge.get('/a');
   await until(async () => (res = await edge.get('/a')).status !== 503);
   assert.equal(res.status, 508);
-  assert.equal(res.headers['strata-error'], 'LOOP_DETECTED');
+  assert.match(res.cacheStatus, /^edge-loop; fwd=bypass, edge-loop; fwd=uri-miss; fwd-status=508/);
   assert.match(res.body, /already passed through this node \(CDN-Loop\)/);
   assert.equal(origin.requests.length, 0);
 });
@@ -317,4 +319,21 @@ test('an edge revalidating its stale copy gets 304 from the shield, which revali
   // Fresh again at the edge: a hit, no request upstream.
   assert.match((await edge.get('/doc', host)).cacheStatus, /^edge-1; hit/);
   assert.equal(tier.origin.requests.length, 2);
+});
+
+test("regression: an origin's own Strata-Error never makes an edge take a healthy shield out", async (t) => {
+  const tier = await startTier(t, {
+    handler: (_req, res) =>
+      res.writeHead(503, { 'strata-error': 'INTERNAL', 'content-length': '4' }).end('busy'),
+    edges: 1,
+  });
+  const res = await tier.edges[0].get('/pretend', host);
+  assert.equal(res.status, 503);
+  assert.equal(res.body, 'busy');
+  // The shield passed the origin's 503 on without the field: only a node's own failures carry it.
+  assert.equal(res.headers['strata-error'], undefined);
+  const m = await tier.edges[0].metrics();
+  assert.equal(metricSum(m, 'strata_upstream_retries_total'), 0);
+  assert.equal(metricSum(m, 'strata_upstream_peer_usable', { kind: 'shield' }), 2);
+  assert.equal(tier.origin.requests.length, 1);
 });
