@@ -1,0 +1,103 @@
+// A real redis-server for a test: its own process on a free loopback port, no persistence,
+// stopped after the test. The binary is $STRATA_REDIS_SERVER, the one on PATH, or the copy
+// test/setup/redis.sh (run before `npm test`) fetched into node_modules/.cache.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { delimiter, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+
+const fetched = resolve('node_modules/.cache/strata/redis');
+
+export interface TestRedis {
+  readonly port: number;
+  /** redis://127.0.0.1:PORT */
+  readonly url: string;
+  readonly process: ChildProcess;
+  /** Stops the server (SIGKILL with `crash`, else SIGTERM) and waits for it to exit. */
+  stop(crash?: boolean): Promise<void>;
+  /** Starts it again on the same port (after stop), as a restarted Redis would come back. */
+  restart(): Promise<void>;
+}
+
+/** A redis-server on an ephemeral port, stopped when the test ends. */
+export async function startRedis(t: TestContext): Promise<TestRedis> {
+  const port = await freePort();
+  let child = await launch(port);
+  const redis: TestRedis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get process() {
+      return child;
+    },
+    stop: (crash = false) => halt(child, crash),
+    restart: async () => {
+      child = await launch(port);
+    },
+  };
+  t.after(() => redis.stop(true));
+  return redis;
+}
+
+function binary(): { file: string; env: NodeJS.ProcessEnv } {
+  const named = process.env.STRATA_REDIS_SERVER;
+  if (named) return { file: named, env: process.env };
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && existsSync(join(dir, 'redis-server')))
+      return { file: join(dir, 'redis-server'), env: process.env };
+  }
+  const file = join(fetched, 'usr/bin/redis-server');
+  if (!existsSync(file)) throw new Error('no redis-server: run `bash test/setup/redis.sh` (npm test does)');
+  const libs = readdirSync(join(fetched, 'usr/lib'))
+    .filter((d) => d.endsWith('-linux-gnu'))
+    .map((d) => join(fetched, 'usr/lib', d));
+  return { file, env: { ...process.env, LD_LIBRARY_PATH: libs.join(delimiter) } };
+}
+
+async function launch(port: number): Promise<ChildProcess> {
+  const { file, env } = binary();
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const child = spawn(file, [...args, '--daemonize', 'no', '--logfile', ''], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((ready, failed) => {
+    const exited = (code: number | null) =>
+      failed(new Error(`redis-server exited (${code}): ${output.trim()}`));
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes('Ready to accept connections')) return;
+      child.off('exit', exited);
+      child.stdout!.off('data', collect);
+      child.stdout!.resume();
+      ready();
+    };
+    child.once('exit', exited);
+    child.once('error', failed);
+    child.stdout!.on('data', collect);
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  });
+  return child;
+}
+
+function halt(child: ChildProcess, crash: boolean): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once('exit', () => done());
+    child.kill(crash ? 'SIGKILL' : 'SIGTERM');
+  });
+}
+
+/** A port nothing listens on now (bound and released: Redis cannot bind port 0). */
+function freePort(): Promise<number> {
+  return new Promise((done, failed) => {
+    const server = createServer();
+    server.once('error', failed);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
