@@ -22,6 +22,7 @@ import { WebSocketProxy } from './http/websocket.js';
 import { HttpsPolicy } from './http/https-policy.js';
 import { authority, parseHostPort } from './http/listen.js';
 import { AdminServer } from './admin-server.js';
+import { SiblingListener, Siblings, type WorkerPlace } from './cluster/siblings.js';
 
 export interface NodeOptions {
   /** The node's role: edgeRole (edge/edge-role.ts) or shieldRole (shield/shield-role.ts). */
@@ -31,10 +32,11 @@ export interface NodeOptions {
   /** Injectable clock for tests. */
   clock?: () => number;
   /**
-   * Set in a worker process (shared/cluster/): its index, in every log line. A worker serves
-   * no admin listener (its primary does) and shares stdout with the other workers.
+   * Set in a worker process (shared/cluster/): its place among the node's workers (its index is
+   * in every log line). A worker serves no admin listener (its primary does), shares stdout with
+   * the other workers, and shares one cache with them (siblings.ts).
    */
-  worker?: number;
+  worker?: WorkerPlace;
 }
 
 export class StrataNode {
@@ -66,21 +68,28 @@ export class StrataNode {
     this.config = config;
     const logging = options.log
       ? undefined
-      : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker });
+      : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker?.index });
     this.log = options.log ?? logging!.log;
     // A worker's line is left to the level: its primary says where the node listens.
     this.announce = logging && options.worker === undefined ? atAnyLevel(this.log) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
-        ? new AccessLog(this.writer, config.node.id, options.worker)
+        ? new AccessLog(this.writer, config.node.id, options.worker?.index)
         : undefined;
     this.metrics = new Metrics(() => tierStats(this.store));
     if (this.writer) {
       const writer = this.writer;
       this.metrics.countLogDrops(() => writer.dropped);
     }
-    this.store = buildStore(config, this.log, this.metrics);
+    const place = options.worker;
+    const siblings = place && place.count > 1 ? new Siblings(place, config) : undefined;
+    this.store = buildStore(
+      config,
+      this.log,
+      this.metrics,
+      siblings && { index: siblings.place.index, owns: siblings.owns },
+    );
     const upstreams = new Upstreams(config, this.log, this.metrics);
     this.upstreams = upstreams;
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
@@ -95,6 +104,7 @@ export class StrataNode {
       metrics: this.metrics,
       retried: (kind) => upstreams.retries.inc({ kind }),
       log: this.log,
+      siblings,
     });
     this.websocket = new WebSocketProxy({
       config,
@@ -150,6 +160,8 @@ export class StrataNode {
       ...(options.worker === undefined ? [this.admin] : []),
       this.http,
       ...(this.https ? [this.https] : []),
+      // Stops before the client listeners: the other workers fill upstream themselves meanwhile.
+      ...(siblings ? [new SiblingListener(siblings.place, config, siblings, this.pipeline.handle)] : []),
       // Last, so it stops first: tunnels close in WebSocket terms while the listeners still
       // run (they wait for every connection, upgraded ones included, before they stop).
       this.websocket,

@@ -35,6 +35,7 @@ export interface CacheOutcome {
  *   miss     --pass('bypass', 'hit-for-pass')-> pass
  *   In miss and pass, answered() records the upstream answer; collapse() and ownFetch() say
  *   whether the request waits on another request's fill.
+ *   miss     --fromSibling(hit member)---> hit or stale (the worker owning the key had it)
  */
 export class Outcome implements CacheOutcome {
   state: 'received' | OutcomeLabel = 'received';
@@ -100,6 +101,16 @@ export class Outcome implements CacheOutcome {
     this.state = how === 'revalidated' ? 'revalidated' : 'stale';
     this.detail = how;
     this.fwdStatus = upstreamStatus || undefined;
+  }
+
+  /**
+   * The fill was answered by the worker of this node that owns the key (shared/cluster/
+   * siblings.ts), whose Cache-Status member speaks for the node: a hit there is the node's hit.
+   */
+  fromSibling(member: string): void {
+    if (!member.includes('; hit')) return;
+    this.state = member.includes('detail=stale') ? 'stale' : 'hit';
+    this.fwd = this.fwdStatus = undefined;
   }
 
   /** A stored body was found damaged before anything was sent: start again as a plain miss. */

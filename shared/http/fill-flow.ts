@@ -19,7 +19,7 @@ import {
 import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
-import type { Deliverer } from './deliver.js';
+import { upstreamFields, type Deliverer } from './deliver.js';
 import { firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
@@ -133,7 +133,15 @@ export class FillFlow {
     }
     ctx.outcome.answered(head.status, true);
     ctx.upstreamMs = head.upstreamMs;
-    this.attach(ctx, fill, this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta), false);
+    const consumer = this.deliver.stream(
+      ctx,
+      head.status,
+      head.headers,
+      ctx.outcome,
+      meta,
+      head.siblingStatus,
+    );
+    this.attach(ctx, fill, consumer, false);
   }
 
   /** RFC 5861 §3: one background revalidation per key while stale responses are served. */
@@ -168,11 +176,12 @@ export class FillFlow {
     const { meta, reason } = this.storable(ctx, up, reqCc, times);
     if (reason) this.notCacheable(ctx, fill, reason);
     else this.fills.clearPass(ctx.key);
-    const clientHeaders = this.deliver.clientHeaders(up.headers);
-    fill.setHead({ kind: 'stream', status: up.status, headers: clientHeaders, meta, upstreamMs });
+    const headers = upstreamFields(up.headers);
+    const siblingStatus = up.siblingStatus;
+    fill.setHead({ kind: 'stream', status: up.status, headers, meta, upstreamMs, siblingStatus });
     if (client) {
       client.outcome.answered(up.status, meta !== undefined, reason);
-      const consumer = this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta);
+      const consumer = this.deliver.stream(client, up.status, headers, client.outcome, meta, siblingStatus);
       this.attach(client, fill, consumer, true);
     }
     await this.fillBody(ctx, fill, up, meta);
@@ -195,6 +204,7 @@ export class FillFlow {
       return await this.upstream.send(
         ctx,
         { method: 'GET', path: ctx.target, headers: this.fillHeaders(ctx, stale), onInterim },
+        true,
         true,
       );
     } catch (e) {
