@@ -20,9 +20,11 @@ export class AdminServer implements Service {
   /** Set by the node once every service is up; cleared when draining starts. */
   ready = false;
 
+  /** `serving`: whether what the node runs can serve now besides `ready` (a primary: any worker). */
   constructor(
     private readonly address: string,
     private readonly metrics: MetricsSource,
+    private readonly serving: () => boolean = () => true,
   ) {
     this.server = createServer(
       { requestTimeout: 10_000, headersTimeout: 5_000, connectionsCheckingInterval: 1000 },
@@ -37,9 +39,10 @@ export class AdminServer implements Service {
         if (path === '/healthz') {
           res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
         } else if (path === '/readyz') {
+          const ready = this.ready && this.serving();
           res
-            .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
-            .end(this.ready ? 'ready\n' : 'not ready\n');
+            .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
+            .end(ready ? 'ready\n' : 'not ready\n');
         } else if (path === '/metrics') {
           this.metrics.metrics().then(
             (text) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text),

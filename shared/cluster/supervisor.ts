@@ -73,10 +73,15 @@ export class Supervisor {
       },
     });
     const own = this.registry;
-    this.admin = new AdminServer(options.config.listen.admin, {
-      contentType: own.contentType,
-      metrics: async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`,
-    });
+    this.admin = new AdminServer(
+      options.config.listen.admin,
+      {
+        contentType: own.contentType,
+        metrics: async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`,
+      },
+      // The node serves while any worker does (connections go to the workers listening).
+      () => [...slots.values()].some((s) => s.ready),
+    );
   }
 
   /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */

@@ -123,6 +123,17 @@ test('a worker killed with SIGKILL is replaced, and the node keeps serving meanw
   const m = await metrics(node);
   assert.equal(metricSum(m, 'strata_worker_restarts_total'), 1);
   assert.equal(metricSum(m, 'strata_workers_ready'), 2);
+
+  // With no worker left the node is not ready, until a replacement is.
+  const pids = lines(node.run)
+    .filter((l) => l.includes('"msg":"worker ready"'))
+    .slice(-2)
+    .map((l) => (JSON.parse(l) as { pid: number }).pid);
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  const readyz = async () => (await request(`${node.admin}/readyz`)).statusCode;
+  await until(async () => (await readyz()) === 503, 10_000);
+  // (node:cluster binds the port again for the new worker: with port 0, as here, another one.)
+  await until(async () => (await readyz()) === 200, 10_000);
 });
 
 test('SIGHUP reloads the config one worker at a time with no failed request; a bad file is refused', async (t) => {
