@@ -9,7 +9,8 @@ import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
 import type { NodeRole } from './node-role.js';
-import { buildStore, openStore, tierStats } from './cache/build-store.js';
+import { buildStore, memoryTier, openStore, tierStats } from './cache/build-store.js';
+import { HeapWatch, heapProblem } from './heap.js';
 import type { CacheStore } from './cache/store.js';
 import { Pipeline } from './http/pipeline.js';
 import { Router } from './http/router.js';
@@ -64,6 +65,8 @@ export class StrataNode {
   constructor(config: StrataConfig, options: NodeOptions) {
     this.role = options.role;
     const problems = this.role.problems(config);
+    const tooSmall = heapProblem(config);
+    if (tooSmall) problems.push(tooSmall);
     if (problems.length > 0) throw configError(`the ${this.role.name} config`, problems);
     this.config = config;
     const logging = options.log
@@ -90,6 +93,9 @@ export class StrataNode {
       this.metrics,
       siblings && { index: siblings.place.index, owns: siblings.owns },
     );
+    // Near the heap limit: evict 2% of the memory tier per check, and store no new fills.
+    const memory = memoryTier(this.store);
+    const heap = new HeapWatch(() => this.metrics.heapShed.inc(memory.shed(0.02)));
     const upstreams = new Upstreams(config, this.log, this.metrics);
     this.upstreams = upstreams;
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
@@ -129,6 +135,7 @@ export class StrataNode {
         ...(this.role.filters?.(config) ?? []),
       ],
       clock,
+      heapTight: () => heap.tight,
       accessLog: this.accessLog,
       hiddenFields:
         config.cache.targetedField && !this.role.servesStrata
@@ -155,6 +162,7 @@ export class StrataNode {
     };
     this.services = new ServiceGroup([
       store,
+      heap,
       this.upstreams,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),

@@ -14,6 +14,7 @@ import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NodeRole } from '../node-role.js';
 import { removeStaleShards, workerConfig, workerCount } from './worker-config.js';
+import { heapLimitMiB, heapNeededMiB } from '../heap.js';
 import { workerEnv, type WorkerMessage } from './worker.js';
 
 /** A worker that fails again soon after a restart waits longer each time, up to this. */
@@ -102,6 +103,15 @@ export class Supervisor {
   }
 
   private fork(index: number, config: StrataConfig): Slot {
+    // A worker's share of the memory tier may need more heap than V8 gives by default: set it
+    // (a single process is refused instead, see shared/heap.ts).
+    const heap = heapNeededMiB(config);
+    cluster.setupPrimary({
+      execArgv: [
+        ...process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+        ...(heap > heapLimitMiB() ? [`--max-old-space-size=${heap}`] : []),
+      ],
+    });
     const worker = cluster.fork({
       [workerEnv.index]: String(index),
       [workerEnv.count]: String(this.count),
