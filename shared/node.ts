@@ -46,6 +46,7 @@ export class StrataNode {
   readonly log: Logger;
   /** Where the node says it listens: its own logger at level info at least, or the injected one as is. */
   private readonly announce: Logger;
+  private readonly worker: WorkerPlace | undefined;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
   private readonly writer: LineWriter | undefined;
   private readonly accessLog: AccessLog | undefined;
@@ -73,8 +74,8 @@ export class StrataNode {
       ? undefined
       : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker?.index });
     this.log = options.log ?? logging!.log;
-    // A worker's line is left to the level: its primary says where the node listens.
-    this.announce = logging && options.worker === undefined ? atAnyLevel(this.log) : this.log;
+    this.worker = options.worker;
+    this.announce = logging ? atAnyLevel(this.log) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
@@ -184,10 +185,13 @@ export class StrataNode {
       https: authority(parseHostPort(this.config.listen.https!.address).host, this.https.port),
       httpsPort: this.https.port,
     };
-    this.announce.info(
-      { ...listening(this.config, this.http.port, this.admin.port), ...https },
-      `${this.role.name} started`,
-    );
+    // A worker has no admin listener, and its primary says where the node listens.
+    if (this.worker !== undefined) this.log.debug({ httpPort: this.http.port }, 'worker started');
+    else
+      this.announce.info(
+        { ...listening(this.config, this.http.port, this.admin.port), ...https },
+        `${this.role.name} started`,
+      );
   }
 
   /**

@@ -93,7 +93,9 @@ export class Supervisor {
     this.count = count;
     this.dropStaleShards(this.config, count);
     try {
-      await Promise.all(Array.from({ length: count }, (_, i) => this.fork(i, share).readiness));
+      // One first: a config that cannot start (a port in use) fails once, not once per worker.
+      await this.fork(0, share).readiness;
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => this.fork(i + 1, share).readiness));
     } catch (err) {
       await this.stop();
       throw err;
@@ -126,6 +128,7 @@ export class Supervisor {
       readyTimeoutMs,
     );
     worker.on('message', (m: WorkerMessage) => {
+      if (m?.type === 'strata:failed') settle.reject(new Error(m.message));
       if (m?.type !== 'strata:ready') return;
       clearTimeout(timer);
       slot.ready = true;
@@ -248,7 +251,9 @@ export class Supervisor {
   private async drain(worker: Worker): Promise<void> {
     if (worker.isDead()) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.send({ type: 'strata:drain' } satisfies WorkerMessage);
+    // One that failed to start disconnects and is on its way out: a send that finds the channel
+    // closed (then or on the way) is no matter.
+    if (worker.isConnected()) worker.send({ type: 'strata:drain' } satisfies WorkerMessage, () => undefined);
     const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.shutdown.drainTimeout + 5_000);
     await exited;
     clearTimeout(timer);

@@ -9,7 +9,9 @@ import type { NodeRole } from '../node-role.js';
 
 /** The messages between a primary and its workers (over the cluster IPC channel). */
 export type WorkerMessage =
-  { type: 'strata:ready'; index: number; httpPort: number } | { type: 'strata:drain' };
+  | { type: 'strata:ready'; index: number; httpPort: number }
+  | { type: 'strata:failed'; index: number; message: string }
+  | { type: 'strata:drain' };
 
 /** Environment variables a primary starts a worker with. */
 export const workerEnv = {
@@ -32,7 +34,15 @@ export async function runWorker(role: NodeRole): Promise<number> {
   AggregatorRegistry.setRegistries([node.metrics.registry]);
   // Ctrl-C reaches the whole process group: the primary decides when workers drain.
   process.on('SIGINT', () => {});
-  await node.start();
+  try {
+    await node.start();
+  } catch (err) {
+    // The primary says why, once for the node (not once per worker), and exits 1.
+    send({ type: 'strata:failed', index, message: (err as Error).message });
+    // The IPC channel would keep a failed worker alive.
+    if (process.connected) process.disconnect();
+    return 1;
+  }
   const drained = new Promise<void>((resolve) => {
     process.on('message', (m: WorkerMessage) => m?.type === 'strata:drain' && resolve());
     process.once('SIGTERM', () => resolve());

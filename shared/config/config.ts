@@ -35,7 +35,7 @@ const configSchema = obj({
    * Worker processes serving listen.http (auto: one per core). 1 runs the node in one process;
    * with more, a primary process supervises them and serves the admin listener.
    */
-  workers: withDefault(intOrAuto(1, 256), 1),
+  workers: withDefault(intOrAuto(1, 256), 'auto'),
   sites: sitesSection,
   /** Origin shields edges fetch misses from, chosen per cache key by rendezvous hashing. */
   shields: withDefault(shieldList, []),
