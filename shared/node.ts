@@ -60,7 +60,12 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
-  private readonly services: ServiceGroup;
+  /** What serves the node's clients, started last and stopped first... */
+  private readonly clients: ServiceGroup;
+  /** ...and what they need: store, upstream pools, admin and the other workers' fills. */
+  private readonly core: ServiceGroup;
+  private readonly siblingListener: SiblingListener | undefined;
+  private readonly siblings: Siblings | undefined;
 
   /** Throws CONFIG_INVALID when the config has what the role cannot run. */
   constructor(config: StrataConfig, options: NodeOptions) {
@@ -88,6 +93,7 @@ export class StrataNode {
     }
     const place = options.worker;
     const siblings = place && place.count > 1 ? new Siblings(place, config) : undefined;
+    this.siblings = siblings;
     this.store = buildStore(
       config,
       this.log,
@@ -161,16 +167,20 @@ export class StrataNode {
       start: () => openStore(this.store),
       stop: () => this.store.close(),
     };
-    this.services = new ServiceGroup([
+    this.siblingListener =
+      siblings && new SiblingListener(siblings.place, config, siblings, this.pipeline.handle);
+    this.core = new ServiceGroup([
       store,
       heap,
       this.upstreams,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
+      // Stops after the client listeners: the other workers' fills go on while this one drains.
+      ...(this.siblingListener ? [this.siblingListener] : []),
+    ]);
+    this.clients = new ServiceGroup([
       this.http,
       ...(this.https ? [this.https] : []),
-      // Stops before the client listeners: the other workers fill upstream themselves meanwhile.
-      ...(siblings ? [new SiblingListener(siblings.place, config, siblings, this.pipeline.handle)] : []),
       // Last, so it stops first: tunnels close in WebSocket terms while the listeners still
       // run (they wait for every connection, upgraded ones included, before they stop).
       this.websocket,
@@ -179,7 +189,13 @@ export class StrataNode {
 
   /** Starts the services in order; then says on stdout where the node listens. */
   async start(): Promise<void> {
-    await this.services.start();
+    await this.core.start();
+    try {
+      await this.clients.start();
+    } catch (err) {
+      await this.core.stop(Date.now() + 1000);
+      throw err;
+    }
     this.admin.ready = true;
     const https = this.https && {
       https: authority(parseHostPort(this.config.listen.https!.address).host, this.https.port),
@@ -207,10 +223,41 @@ export class StrataNode {
     return this.https.certificates.reload('signal');
   }
 
+  /**
+   * A worker being replaced on reload (shared/cluster/): stops serving clients (draining them),
+   * and keeps answering its successor's fills from its memory tier for `handoffMs`, so the hot
+   * objects move to the new worker instead of being fetched again. stop() ends it.
+   */
+  async retire(handoffMs: number): Promise<void> {
+    this.admin.ready = false;
+    await this.clients.stop(Date.now() + this.config.shutdown.drainTimeout);
+    await new Promise((resolve) => setTimeout(resolve, handoffMs));
+  }
+
+  /** Another worker of this node has (re)started (shared/cluster/). */
+  siblingReady(index: number): void {
+    this.siblings?.siblingReady(index);
+  }
+
+  /** The worker this one replaced has exited: fills of its own keys go upstream from now on. */
+  predecessorGone(): void {
+    this.siblings?.forgetPredecessor();
+  }
+
+  /** Listens where the worker that replaces this one finds it (siblings.ts). */
+  handOver(): Promise<void> {
+    return this.siblingListener?.retire() ?? Promise.resolve();
+  }
+
   /** Graceful stop: not ready, stop accepting, drain in-flight requests until the deadline. */
   async stop(drainMs = this.config.shutdown.drainTimeout): Promise<void> {
     this.admin.ready = false;
-    await this.services.stop(Date.now() + drainMs);
+    const deadline = Date.now() + drainMs;
+    try {
+      await this.clients.stop(deadline);
+    } finally {
+      await this.core.stop(deadline);
+    }
     this.accessLog?.flush();
     this.log.info(`${this.role.name} stopped`);
     await this.writer?.close();

@@ -15,7 +15,7 @@ import type { Logger } from '../log.js';
 import type { NodeRole } from '../node-role.js';
 import { removeStaleShards, workerConfig, workerCount } from './worker-config.js';
 import { heapLimitMiB, heapNeededMiB } from '../heap.js';
-import { workerEnv, type WorkerMessage } from './worker.js';
+import { handoffMs, workerEnv, type WorkerMessage } from './worker.js';
 
 /** A worker that fails again soon after a restart waits longer each time, up to this. */
 const maxBackoffMs = 30_000;
@@ -53,6 +53,8 @@ export class Supervisor {
   private httpPort = 0;
   /** The workers' sockets for fills between them (siblings.ts): a folder only this node uses. */
   private readonly dir = mkdtempSync(join(tmpdir(), 'strata-'));
+  /** Workers replaced on a reload that still hand their memory tier over (handOff). */
+  private readonly handingOff = new Set<Promise<void>>();
   /** How many workers the running config asks for (their siblings' count). */
   private count = 0;
 
@@ -104,7 +106,8 @@ export class Supervisor {
     return { httpPort: this.httpPort, adminPort: this.admin.port, workers: count };
   }
 
-  private fork(index: number, config: StrataConfig): Slot {
+  /** `predecessor`: it replaces a worker that hands its memory tier over (siblings.ts). */
+  private fork(index: number, config: StrataConfig, predecessor = false): Slot {
     // A worker's share of the memory tier may need more heap than V8 gives by default: set it
     // (a single process is refused instead, see shared/heap.ts).
     const heap = heapNeededMiB(config);
@@ -118,6 +121,7 @@ export class Supervisor {
       [workerEnv.index]: String(index),
       [workerEnv.count]: String(this.count),
       [workerEnv.dir]: this.dir,
+      [workerEnv.predecessor]: predecessor ? '1' : '0',
       [workerEnv.config]: JSON.stringify(config),
     });
     let settle!: { resolve: () => void; reject: (err: Error) => void };
@@ -134,6 +138,9 @@ export class Supervisor {
       slot.ready = true;
       this.httpPort = m.httpPort;
       this.options.log.info({ worker: index, pid: worker.process.pid }, 'worker ready');
+      for (const [i, other] of this.slots)
+        if (i !== index && other.worker.isConnected())
+          other.worker.send({ type: 'strata:sibling-ready', index } satisfies WorkerMessage, () => undefined);
       settle.resolve();
     });
     worker.on('exit', (code, signal) => {
@@ -213,9 +220,12 @@ export class Supervisor {
         this.slots.delete(index);
         await this.drain(old.worker);
       }
+      // Without a disk tier the old worker's memory would be lost: it hands it over instead.
+      const handOver = old !== undefined && !diskFirst && index < count;
+      if (handOver) old.worker.send({ type: 'strata:hand-over' } satisfies WorkerMessage, () => undefined);
       if (index < count) {
         try {
-          await this.fork(index, share).readiness;
+          await this.fork(index, share, handOver).readiness;
         } catch (err) {
           // Keep what runs: the old worker (if any, and still running) goes back into its slot.
           log.error({ worker: index, err: (err as Error).message }, 'reload stopped: a new worker failed');
@@ -230,7 +240,8 @@ export class Supervisor {
           return false;
         }
       } else this.slots.delete(index);
-      if (old && !diskFirst) await this.drain(old.worker);
+      if (handOver) this.handOff(index, old.worker, this.slots.get(index)!.worker);
+      else if (old && !diskFirst) await this.drain(old.worker);
     }
     this.config = next;
     this.dropStaleShards(next, count);
@@ -247,14 +258,34 @@ export class Supervisor {
       );
   }
 
+  /**
+   * Drains a worker that hands over, without waiting: it answers its successor's fills for a
+   * while (handoffMs) after its clients have gone; the successor hears when it has exited.
+   */
+  private handOff(index: number, old: Worker, successor: Worker): void {
+    const done = this.drain(old, handoffMs(this.config)).then(() => {
+      this.options.log.info(
+        { worker: index, pid: old.process.pid },
+        'replaced worker handed over and exited',
+      );
+      if (successor.isConnected())
+        successor.send({ type: 'strata:predecessor-gone' } satisfies WorkerMessage, () => undefined);
+    });
+    this.handingOff.add(done);
+    void done.finally(() => this.handingOff.delete(done));
+  }
+
   /** Tells a worker to drain and waits for it to exit; SIGKILL past the drain time and a margin. */
-  private async drain(worker: Worker): Promise<void> {
+  private async drain(worker: Worker, extraMs = 0): Promise<void> {
     if (worker.isDead()) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     // One that failed to start disconnects and is on its way out: a send that finds the channel
     // closed (then or on the way) is no matter.
     if (worker.isConnected()) worker.send({ type: 'strata:drain' } satisfies WorkerMessage, () => undefined);
-    const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.shutdown.drainTimeout + 5_000);
+    const timer = setTimeout(
+      () => worker.process.kill('SIGKILL'),
+      this.config.shutdown.drainTimeout + extraMs + 5_000,
+    );
     await exited;
     clearTimeout(timer);
   }
@@ -265,6 +296,7 @@ export class Supervisor {
     this.admin.ready = false;
     await this.reloading?.catch(() => undefined);
     await Promise.all([...this.slots.values()].map((s) => this.drain(s.worker)));
+    await Promise.all(this.handingOff);
     this.slots.clear();
     rmSync(this.dir, { recursive: true, force: true });
     await this.admin.stop();
