@@ -2,7 +2,7 @@
 // handed it, without an admin listener (the primary serves it, with every worker's metrics),
 // says when it is ready, and drains when its primary tells it to (or on SIGTERM).
 
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, Gauge } from 'prom-client';
 import { validateConfig, type StrataConfig } from '../config/config.js';
 import { StrataNode } from '../node.js';
 import type { NodeRole } from '../node-role.js';
@@ -49,6 +49,18 @@ export async function runWorker(role: NodeRole): Promise<number> {
   // answers those requests once an AggregatorRegistry exists in the worker).
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([node.metrics.registry]);
+  // Summed over workers, memory says little about one that grows alone: this one keeps its label.
+  new Gauge({
+    name: 'strata_worker_memory_bytes',
+    help: 'Memory of each worker process: resident set (rss) and JavaScript heap in use (heap_used).',
+    labelNames: ['worker', 'kind'] as const,
+    registers: [node.metrics.registry],
+    collect() {
+      const m = process.memoryUsage();
+      this.set({ worker: String(index), kind: 'rss' }, m.rss);
+      this.set({ worker: String(index), kind: 'heap_used' }, m.heapUsed);
+    },
+  });
   // Ctrl-C reaches the whole process group: the primary decides when workers drain.
   process.on('SIGINT', () => {});
   try {

@@ -97,6 +97,8 @@ test('two workers serve the port, /metrics sums them, and stdout stays whole JSO
   const m = await metrics(node);
   assert.equal(metricSum(m, 'strata_requests_total'), 20);
   assert.equal(metricSum(m, 'strata_workers_ready'), 2);
+  for (const worker of ['0', '1'])
+    assert.ok(metricSum(m, 'strata_worker_memory_bytes', { worker, kind: 'rss' }) > 10 * 1024 ** 2);
   await until(() => lines(node.run).filter((l) => l.includes('"msg":"request"')).length === 20);
   const access = lines(node.run)
     .map((l) => JSON.parse(l) as { msg: string; worker?: number })
