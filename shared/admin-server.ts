@@ -10,6 +10,12 @@ export interface MetricsSource {
   readonly contentType: string;
 }
 
+/** One line of /readyz under "ready" or "not ready"; a check that is not ready makes the node not ready. */
+export interface ReadinessCheck {
+  ready: boolean;
+  detail: string;
+}
+
 /** Scrapers, probes and operators need a handful of connections; past this they are refused. */
 const maxAdminConnections = 256;
 
@@ -19,6 +25,8 @@ export class AdminServer implements Service {
   port = 0;
   /** Set by the node once every service is up; cleared when draining starts. */
   ready = false;
+  /** Checks of services that report more than started or not (relays); read on each /readyz. */
+  readonly checks: (() => ReadinessCheck[])[] = [];
 
   constructor(
     private readonly address: string,
@@ -37,9 +45,10 @@ export class AdminServer implements Service {
         if (path === '/healthz') {
           res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
         } else if (path === '/readyz') {
+          const { ready, body } = this.readiness();
           res
-            .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
-            .end(this.ready ? 'ready\n' : 'not ready\n');
+            .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
+            .end(body);
         } else if (path === '/metrics') {
           this.metrics.metrics().then(
             (text) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text),
@@ -51,6 +60,14 @@ export class AdminServer implements Service {
       },
     );
     this.server.maxConnections = maxAdminConnections;
+  }
+
+  /** "ready" or "not ready" on the first line, then one line per check. */
+  private readiness(): { ready: boolean; body: string } {
+    const checks = this.checks.flatMap((check) => check());
+    const ready = this.ready && checks.every((c) => c.ready);
+    const lines = checks.map((c) => `${c.detail}\n`).join('');
+    return { ready, body: `${ready ? 'ready' : 'not ready'}\n${lines}` };
   }
 
   async start(): Promise<void> {

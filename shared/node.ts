@@ -8,7 +8,7 @@ import { LineWriter } from './line-writer.js';
 import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
-import type { NodeRole } from './node-role.js';
+import type { NodeRole, RoleService } from './node-role.js';
 import { buildStore, openStore, tierStats } from './cache/build-store.js';
 import type { CacheStore } from './cache/store.js';
 import { Pipeline } from './http/pipeline.js';
@@ -56,6 +56,8 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
+  /** The role's once-per-node services (the edge's relays); none in a worker (its primary runs them). */
+  readonly nodeServices: readonly RoleService[];
   private readonly services: ServiceGroup;
 
   /** Throws CONFIG_INVALID when the config has what the role cannot run. */
@@ -138,6 +140,17 @@ export class StrataNode {
     this.https = config.listen.https
       ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics, upgrade)
       : undefined;
+    this.nodeServices =
+      options.worker === undefined
+        ? (this.role.nodeServices?.(config, {
+            log: this.log,
+            // Like the HTTP access log: written whatever log.level says, unless log.access is off.
+            accessLog: config.log.access ? (logging ? atAnyLevel(this.log) : this.log) : undefined,
+            registry: this.metrics.registry,
+            now: clock,
+          }) ?? [])
+        : [];
+    for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
@@ -146,6 +159,7 @@ export class StrataNode {
     this.services = new ServiceGroup([
       store,
       this.upstreams,
+      ...this.nodeServices,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
       this.http,
