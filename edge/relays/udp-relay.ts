@@ -90,8 +90,9 @@ export class UdpRelay implements Relay {
 
   /** No new sessions; open ones run until they expire or the deadline, then the socket closes. */
   async stop(deadlineMs: number): Promise<void> {
-    if (!this.counters.listening) return;
+    if (this.draining || !this.counters.listening) return;
     this.draining = true;
+    this.counters.listening = false;
     this.backends.stopProbes();
     if (this.sessions.size > 0) {
       const timer = setTimeout(
@@ -104,7 +105,6 @@ export class UdpRelay implements Relay {
       clearTimeout(timer);
     }
     clearInterval(this.sweeper);
-    this.counters.listening = false;
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
