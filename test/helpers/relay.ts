@@ -5,6 +5,7 @@
 import type { TestContext } from 'node:test';
 import { createServer, connect, type Socket } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { validateConfig } from '../../shared/config/config.js';
@@ -203,4 +204,34 @@ export async function datagramClient(
       return send(text).then(() => reply);
     },
   };
+}
+
+/**
+ * A TCP address where connecting hangs: a child process listens with a backlog of 1 and never
+ * accepts (its event loop is blocked); two connections made here fill the queue, after which
+ * the kernel drops new SYNs, as a firewalled or overloaded backend does.
+ */
+export async function unresponsiveBackend(t: TestContext): Promise<string> {
+  const script = `const s = require('node:net').createServer();
+s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  process.stdout.write(s.address().port + '\\n', () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0));
+});`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => {
+    child.kill('SIGKILL');
+  });
+  const port = Number(
+    await new Promise<string>((resolve) => child.stdout!.once('data', (d: Buffer) => resolve(String(d)))),
+  );
+  const fillers: Socket[] = [];
+  t.after(() => fillers.forEach((s) => s.destroy()));
+  for (let i = 0; i < 2; i++) {
+    const s = connect(port, '127.0.0.1');
+    fillers.push(s);
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', resolve);
+      s.once('error', reject);
+    });
+  }
+  return `127.0.0.1:${port}`;
 }
