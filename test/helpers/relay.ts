@@ -60,7 +60,7 @@ export async function startRelays(
   });
   await service.start();
   let stopped: Promise<void> | undefined;
-  const stop = (deadlineMs = Date.now() + 1000) => (stopped ??= service.stop(deadlineMs));
+  const stop = (deadlineMs = Date.now() + 200) => (stopped ??= service.stop(deadlineMs));
   t.after(() => stop());
   const relay = service.list[0];
   return { relays: service, relay, port: relay.port, registry, lines, logged, stop };
