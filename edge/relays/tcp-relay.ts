@@ -53,6 +53,10 @@ export class TcpRelay implements Relay {
   async start(): Promise<void> {
     this.port = await listen(this.server, this.config.listen);
     this.counters.listening = true;
+    this.context.log.info(
+      { relay: this.relayName, protocol: 'tcp', listen: this.config.listen, port: this.port },
+      'relay listening',
+    );
     this.backends.startProbes((b, timeoutMs) => connectProbe(b, timeoutMs));
   }
 

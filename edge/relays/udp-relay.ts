@@ -81,6 +81,10 @@ export class UdpRelay implements Relay {
     });
     this.port = this.socket.address().port;
     this.counters.listening = true;
+    this.context.log.info(
+      { relay: this.relayName, protocol: 'udp', listen: this.config.listen, port: this.port },
+      'relay listening',
+    );
     const sweepMs = Math.min(1000, Math.max(50, this.config.idleTimeout / 4));
     this.sweeper = setInterval(() => this.sweep(), sweepMs);
     this.sweeper.unref();
