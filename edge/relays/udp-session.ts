@@ -9,8 +9,14 @@ import { isIPv6 } from 'node:net';
 import type { RelayBackend } from './backends.js';
 import type { Endpoint } from './proxy-protocol.js';
 
-/** Datagrams kept for a resend to the next backend until the first reply (and sent while connecting). */
+/** Datagrams held while the socket connects (a tick for an IP address; a lookup for a name). */
 const maxHeld = 16;
+/**
+ * Once connected, bytes kept for a resend to the next backend until the first reply: a bound per
+ * session, since a one-way protocol (syslog) never replies and would otherwise hold them for
+ * the session's life. maxSessions times this is the most the relay keeps.
+ */
+const maxHeldBytes = 16 * 1024;
 
 export interface UdpSessionHooks {
   /** A reply from the backend, to be sent to the client (amplification check included). */
@@ -36,6 +42,7 @@ export class UdpSession {
   private connected = false;
   private replied = false;
   private held: Buffer[] = [];
+  private heldBytes = 0;
   private next = 0;
   private closed = false;
 
@@ -64,10 +71,19 @@ export class UdpSession {
     this.bytesToBackend += datagram.length;
     this.packetsToBackend++;
     if (!this.replied) {
-      if (this.held.length >= maxHeld) this.held.shift();
       this.held.push(datagram);
+      this.heldBytes += datagram.length;
+      this.trimHeld();
     }
     if (this.connected) this.write(datagram);
+  }
+
+  private trimHeld(): void {
+    while (
+      this.held.length > maxHeld ||
+      (this.connected && this.heldBytes > maxHeldBytes && this.held.length > 0)
+    )
+      this.heldBytes -= this.held.shift()!.length;
   }
 
   close(): void {
@@ -76,6 +92,7 @@ export class UdpSession {
     if (this.backend) this.backend.active--;
     this.socket?.close();
     this.held = [];
+    this.heldBytes = 0;
   }
 
   private write(datagram: Buffer): void {
@@ -97,6 +114,7 @@ export class UdpSession {
       if (!this.replied) {
         this.replied = true;
         this.held = [];
+        this.heldBytes = 0;
         backend.health.succeeded();
       }
       this.hooks.reply(this, datagram);
@@ -105,6 +123,7 @@ export class UdpSession {
       if (this.socket !== socket) return;
       this.connected = true;
       for (const datagram of this.held) this.write(datagram);
+      this.trimHeld();
     });
     return true;
   }

@@ -166,7 +166,8 @@ export function relayContract(adapter: RelayAdapter): void {
     assert.equal(await held.ask('before'), 'a:before');
     const far = adapter.drainEnds === 'when-clients-close';
     let stopped = false;
-    const stopping = r.stop(far ? Date.now() + 60_000 : Date.now() + 500).then(() => (stopped = true));
+    // UDP: long enough for the exchange below on a loaded machine; the stop then waits for it.
+    const stopping = r.stop(far ? Date.now() + 60_000 : Date.now() + 2000).then(() => (stopped = true));
     await until(() => !r.relay.stats().listening);
     await adapter.notServed(t, r.port, 'late', () => r.relay.stats().refused.draining > 0);
     assert.equal(await held.ask('during'), 'a:during');
