@@ -14,7 +14,7 @@ import { RelayBackends, type RelayBackend } from './backends.js';
 import { AddressList, ClientRules } from './client-rules.js';
 import { unmapped } from './proxy-protocol.js';
 import { emptyStats, type Relay, type RefusalReason, type RelayStats } from './relay.js';
-import { endpointText, type RelayContext } from './relay-context.js';
+import { endpointText, type RelayContext, type RelayLogLine } from './relay-context.js';
 import { udpProbe } from './udp-probe.js';
 import { UdpSession } from './udp-session.js';
 
@@ -62,7 +62,8 @@ export class UdpRelay implements Relay {
     const { host } = parseHostPort(config.listen);
     this.socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
     this.socket.on('message', this.receive);
-    // A send error to one client (its address unreachable) is not the listener's: ignore it.
+    // Sends report their errors to their callbacks (counted as send-failed); anything else
+    // the socket reports is logged, and the socket keeps serving.
     this.socket.on('error', (err) =>
       this.context.log.warn({ relay: this.relayName, err: err.message }, 'relay socket error'),
     );
@@ -263,21 +264,19 @@ export class UdpRelay implements Relay {
     this.ended.packetsToBackend += session.packetsToBackend;
     this.ended.packetsToClient += session.packetsToClient;
     if (end === 'drain-deadline') this.counters.errors['drain-deadline']++;
-    this.context.accessLog?.info(
-      {
-        relay: this.relayName,
-        protocol: 'udp',
-        client: endpointText(session.clientIp, session.client.port),
-        backend: session.backend?.address,
-        bytesToBackend: session.bytesToBackend,
-        bytesToClient: session.bytesToClient,
-        packetsToBackend: session.packetsToBackend,
-        packetsToClient: session.packetsToClient,
-        ms: Math.round((performance.now() - session.startMs) * 10) / 10,
-        end,
-      },
-      'relay',
-    );
+    const line: RelayLogLine = {
+      relay: this.relayName,
+      protocol: 'udp',
+      client: endpointText(session.clientIp, session.client.port),
+      backend: session.backend?.address,
+      bytesToBackend: session.bytesToBackend,
+      bytesToClient: session.bytesToClient,
+      packetsToBackend: session.packetsToBackend,
+      packetsToClient: session.packetsToClient,
+      ms: Math.round((performance.now() - session.startMs) * 10) / 10,
+      end,
+    };
+    this.context.accessLog?.info(line, 'relay');
     if (this.draining && this.sessions.size === 0) this.emptied?.();
   }
 }

@@ -286,3 +286,40 @@ test('a connection idle for idleTimeout is closed by the relay and counted', asy
   await until(() => r.lines.some((l) => l.end === 'idle-timeout'));
   assert.equal(r.relay.stats().errors['idle-timeout'], 1);
 });
+
+test('IPv6: a TCP relay on ::1 to a backend on ::1, and a PROXY v1 header that says TCP6', async (t) => {
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    const chunks: Buffer[] = [];
+    socket.on('error', () => {});
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => socket.end(Buffer.concat(chunks)));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '::1', resolve));
+  t.after(() => server.close());
+  const r = await startRelays(t, {
+    tcp: [
+      {
+        name: 'six',
+        listen: '[::1]:0',
+        backends: [`[::1]:${(server.address() as AddressInfo).port}`],
+        proxyProtocol: 'v1',
+        health: { interval: 0 },
+      },
+    ],
+  });
+  const answer = await new Promise<{ text: string; local: number }>((resolve, reject) => {
+    const socket = connect({ port: r.port, host: '::1', allowHalfOpen: true });
+    let text = '';
+    let local = 0;
+    socket.setEncoding('utf8').on('data', (c: string) => (text += c));
+    socket.on('connect', () => {
+      local = socket.localPort!;
+      socket.end('over six');
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve({ text, local }));
+  });
+  assert.equal(answer.text, `PROXY TCP6 ::1 ::1 ${answer.local} ${r.port}\r\nover six`);
+  await until(() => r.lines.length === 1);
+  assert.equal(r.lines[0].client, `[::1]:${answer.local}`);
+});
