@@ -4,6 +4,7 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { request } from 'undici';
 import { validateConfig } from '../../shared/config/config.js';
@@ -129,14 +130,14 @@ async function startWorkers(t: TestContext, text: string) {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { run, lines };
+  return { run, lines, file };
 }
 
 test('with workers: 2 the primary relays TCP and UDP, counts them in /metrics and logs each end', async (t) => {
   const origin = await startOrigin(t, ok());
   const line = await lineBackend(t, 'tcp');
   const datagrams = await datagramBackend(t, 'udp');
-  const { run, lines } = await startWorkers(
+  const { run, lines, file } = await startWorkers(
     t,
     `node: { id: edge-relays }
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
@@ -167,6 +168,11 @@ shutdown: { drainTimeout: 2s }
   const ready = await (await request(`http://127.0.0.1:${String(started.adminPort)}/readyz`)).body.text();
   assert.match(ready, /^ready\nrelay tcp\/lines :\d+: listening/);
   await until(() => lines().filter((l) => l.msg === 'relay' && l.protocol === 'tcp').length === 4);
+  // The relays run in the primary, which a reload does not replace: a changed relay is refused.
+  await writeFile(file, (await readFile(file, 'utf8')).replace('name: lines', 'name: renamed'));
+  run.child.kill('SIGHUP');
+  const refused = await run.logLine('reload refused: the workers keep the running config');
+  assert.deepEqual(refused.problems, ['relays: relays change only with a restart']);
   run.child.kill('SIGTERM');
   assert.equal(await run.exited, 0);
   // UDP sessions end at the latest with the drain: one line each.
