@@ -19,9 +19,10 @@ export interface EdgeUnderTest {
  * The bench's edge config. Everything not named here is the default (shared/config/config.ts):
  * memory tier 256 MiB with objects up to 16 MiB, 128 upstream connections per origin.
  */
-export function benchEdgeConfig(originUrl: string, accessLog = true): Record<string, unknown> {
+export function benchEdgeConfig(originUrl: string, accessLog = true, workers = 1): Record<string, unknown> {
   return {
     node: { id: 'edge-bench' },
+    workers,
     listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
     sites: [{ hosts: ['*'], origins: [originUrl] }],
     log: { level: 'info', access: accessLog },
@@ -36,12 +37,17 @@ export interface EdgeStartOptions {
   accessLog: boolean;
   /** When set, the edge runs with --cpu-prof and writes its profile here on exit. */
   profileDir?: string;
+  /** The node's `workers` (default 1). */
+  workers?: number;
 }
 
 /** Starts the edge and waits for its 'edge started' log line (which carries both ports). */
 export async function startEdgeUnderTest(options: EdgeStartOptions): Promise<EdgeUnderTest> {
   const configFile = join(options.dir, 'edge.yaml');
-  writeFileSync(configFile, stringify(benchEdgeConfig(options.originUrl, options.accessLog)));
+  writeFileSync(
+    configFile,
+    stringify(benchEdgeConfig(options.originUrl, options.accessLog, options.workers ?? 1)),
+  );
   const logFile = join(options.dir, 'edge.log');
   const nodeArgs = options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
   const child = await startChild({
@@ -50,7 +56,9 @@ export async function startEdgeUnderTest(options: EdgeStartOptions): Promise<Edg
     args: [...nodeArgs, options.cliPath, 'edge', '--config', configFile],
     cpu: options.cpu,
     logFile,
-    ready: (line) => line.msg === 'edge started',
+    // With workers, the primary's line (the one with the worker count) says all are ready.
+    ready: (line) =>
+      line.msg === 'edge started' && (options.workers ?? 1) === ((line.workers as number) ?? 1),
   });
   return {
     child,

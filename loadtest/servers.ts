@@ -91,7 +91,7 @@ export async function startServers(options: BenchOptions, pinning: Pinning, dir:
 }
 
 /** Fills the cache with `path` and returns the edge's hit response (it must be a hit). */
-async function warmHit(edge: EdgeUnderTest, path: string, size: number): Promise<RawResponse> {
+export async function warmHit(edge: EdgeUnderTest, path: string, size: number): Promise<RawResponse> {
   const first = await fetchRaw(edge.url + path);
   const hit = await fetchRaw(edge.url + path);
   const status = header(hit, 'cache-status') ?? '';
@@ -105,7 +105,7 @@ async function warmHit(edge: EdgeUnderTest, path: string, size: number): Promise
 }
 
 /** What the bare server answers: the edge's hit responses, bytes and header fields as sent. */
-function writeBareSpec(dir: string, hits: { path: string; raw: RawResponse }[]): string {
+export function writeBareSpec(dir: string, hits: { path: string; raw: RawResponse }[]): string {
   // node:http writes its own connection-management fields; every other field is copied.
   const own = new Set(['connection', 'keep-alive', 'transfer-encoding']);
   const spec: BareSpec = { v: 1, responses: [] };

@@ -28,9 +28,11 @@ export class AdminServer implements Service {
   /** Checks of services that report more than started or not (relays); read on each /readyz. */
   readonly checks: (() => ReadinessCheck[])[] = [];
 
+  /** `serving`: whether what the node runs can serve now besides `ready` (a primary: any worker). */
   constructor(
     private readonly address: string,
     private readonly metrics: MetricsSource,
+    private readonly serving: () => boolean = () => true,
   ) {
     this.server = createServer(
       { requestTimeout: 10_000, headersTimeout: 5_000, connectionsCheckingInterval: 1000 },
@@ -65,7 +67,7 @@ export class AdminServer implements Service {
   /** "ready" or "not ready" on the first line, then one line per check. */
   private readiness(): { ready: boolean; body: string } {
     const checks = this.checks.flatMap((check) => check());
-    const ready = this.ready && checks.every((c) => c.ready);
+    const ready = this.ready && this.serving() && checks.every((c) => c.ready);
     const lines = checks.map((c) => `${c.detail}\n`).join('');
     return { ready, body: `${ready ? 'ready' : 'not ready'}\n${lines}` };
   }

@@ -9,7 +9,8 @@ import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
 import type { NodeRole, RoleService } from './node-role.js';
-import { buildStore, openStore, tierStats } from './cache/build-store.js';
+import { buildStore, memoryTier, openStore, tierStats } from './cache/build-store.js';
+import { HeapWatch, heapProblem } from './heap.js';
 import type { CacheStore } from './cache/store.js';
 import { Pipeline } from './http/pipeline.js';
 import { Router } from './http/router.js';
@@ -22,6 +23,7 @@ import { WebSocketProxy } from './http/websocket.js';
 import { HttpsPolicy } from './http/https-policy.js';
 import { authority, parseHostPort } from './http/listen.js';
 import { AdminServer } from './admin-server.js';
+import { SiblingListener, Siblings, type WorkerPlace } from './cluster/siblings.js';
 
 export interface NodeOptions {
   /** The node's role: edgeRole (edge/edge-role.ts) or shieldRole (shield/shield-role.ts). */
@@ -31,10 +33,11 @@ export interface NodeOptions {
   /** Injectable clock for tests. */
   clock?: () => number;
   /**
-   * Set in a worker process (shared/cluster/): its index, in every log line. A worker serves
-   * no admin listener (its primary does) and shares stdout with the other workers.
+   * Set in a worker process (shared/cluster/): its place among the node's workers (its index is
+   * in every log line). A worker serves no admin listener (its primary does), shares stdout with
+   * the other workers, and shares one cache with them (siblings.ts).
    */
-  worker?: number;
+  worker?: WorkerPlace;
 }
 
 export class StrataNode {
@@ -64,25 +67,37 @@ export class StrataNode {
   constructor(config: StrataConfig, options: NodeOptions) {
     this.role = options.role;
     const problems = this.role.problems(config);
+    const tooSmall = heapProblem(config);
+    if (tooSmall) problems.push(tooSmall);
     if (problems.length > 0) throw configError(`the ${this.role.name} config`, problems);
     this.config = config;
     const logging = options.log
       ? undefined
-      : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker });
+      : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker?.index });
     this.log = options.log ?? logging!.log;
     // A worker's line is left to the level: its primary says where the node listens.
     this.announce = logging && options.worker === undefined ? atAnyLevel(this.log) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
-        ? new AccessLog(this.writer, config.node.id, options.worker)
+        ? new AccessLog(this.writer, config.node.id, options.worker?.index)
         : undefined;
     this.metrics = new Metrics(() => tierStats(this.store));
     if (this.writer) {
       const writer = this.writer;
       this.metrics.countLogDrops(() => writer.dropped);
     }
-    this.store = buildStore(config, this.log, this.metrics);
+    const place = options.worker;
+    const siblings = place && place.count > 1 ? new Siblings(place, config) : undefined;
+    this.store = buildStore(
+      config,
+      this.log,
+      this.metrics,
+      siblings && { index: siblings.place.index, owns: siblings.owns },
+    );
+    // Near the heap limit: evict 2% of the memory tier per check, and store no new fills.
+    const memory = memoryTier(this.store);
+    const heap = new HeapWatch(() => this.metrics.heapShed.inc(memory.shed(0.02)));
     const upstreams = new Upstreams(config, this.log, this.metrics);
     this.upstreams = upstreams;
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
@@ -97,6 +112,7 @@ export class StrataNode {
       metrics: this.metrics,
       retried: (kind) => upstreams.retries.inc({ kind }),
       log: this.log,
+      siblings,
     });
     this.websocket = new WebSocketProxy({
       config,
@@ -121,6 +137,7 @@ export class StrataNode {
         ...(this.role.filters?.(config) ?? []),
       ],
       clock,
+      heapTight: () => heap.tight,
       accessLog: this.accessLog,
       hiddenFields:
         config.cache.targetedField && !this.role.servesStrata
@@ -158,12 +175,15 @@ export class StrataNode {
     };
     this.services = new ServiceGroup([
       store,
+      heap,
       this.upstreams,
       ...this.nodeServices,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
       this.http,
       ...(this.https ? [this.https] : []),
+      // Stops before the client listeners: the other workers fill upstream themselves meanwhile.
+      ...(siblings ? [new SiblingListener(siblings.place, config, siblings, this.pipeline.handle)] : []),
       // Last, so it stops first: tunnels close in WebSocket terms while the listeners still
       // run (they wait for every connection, upgraded ones included, before they stop).
       this.websocket,

@@ -1,6 +1,7 @@
 // Builds the cache store a config asks for (memory alone, or memory over disk), opens it at
 // start, and reports per-tier figures for metrics. Used by every node role.
 
+import { join } from 'node:path';
 import type { StrataConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -9,7 +10,16 @@ import { MemoryStore } from './memory-store.js';
 import type { CacheStore, StoreStats } from './store.js';
 import { TieredStore } from './tiered-store.js';
 
-export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics): CacheStore {
+/**
+ * `shard`: in a worker of a node with several, which keys its disk tier holds (the ones it owns)
+ * and where: one LevelDB per worker under cache.disk.path (LevelDB opens in one process).
+ */
+export function buildStore(
+  config: StrataConfig,
+  log: Logger,
+  metrics: Metrics,
+  shard?: { index: number; owns: (key: string) => boolean },
+): CacheStore {
   const { cache } = config;
   const memory = {
     maxBytes: cache.memory.maxBytes,
@@ -27,7 +37,7 @@ export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics):
   return new TieredStore({
     memory,
     disk: new DiskStore({
-      path: disk.path,
+      path: shard ? join(disk.path, `worker-${shard.index}`) : disk.path,
       maxBytes: disk.maxBytes,
       maxObjectBytes: diskMaxObjectBytes(disk),
       maxVariants: cache.maxVariants,
@@ -41,6 +51,7 @@ export function buildStore(config: StrataConfig, log: Logger, metrics: Metrics):
     onOpenError: disk.onOpenError,
     log,
     events,
+    onDisk: shard?.owns,
   });
 }
 
@@ -60,6 +71,11 @@ export function maxStorableBytes(config: StrataConfig): number {
 /** Runs at start: opens the disk tier when there is one (see cache.disk.onOpenError). */
 export async function openStore(store: CacheStore): Promise<void> {
   if (store instanceof TieredStore) await store.open();
+}
+
+/** The memory tier of a store (itself, or the tiered store's). */
+export function memoryTier(store: CacheStore): MemoryStore {
+  return store instanceof TieredStore ? store.memory : (store as MemoryStore);
 }
 
 /** Objects and bytes per tier, for the strata_cache_* gauges. */

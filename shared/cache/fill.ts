@@ -24,6 +24,8 @@ export type FillHead =
       headers: string[];
       meta?: ObjectMeta;
       upstreamMs: number;
+      /** The Cache-Status member of the sibling worker that answered, if one did (UpstreamResponse). */
+      siblingStatus?: string;
     }
   /** A stored object to serve whole: revalidated by a 304, or stale because the origin failed. */
   | {

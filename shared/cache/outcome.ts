@@ -7,7 +7,12 @@ export type Forward = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass' 
 
 /** RFC 9211 detail values: why something was not stored, or how a stored object was used. */
 export type Detail =
-  NoCacheReason | 'hit-for-pass' | 'stale-while-revalidate' | 'stale-if-error' | 'revalidated';
+  | NoCacheReason
+  | 'heap-pressure'
+  | 'hit-for-pass'
+  | 'stale-while-revalidate'
+  | 'stale-if-error'
+  | 'revalidated';
 
 /** What a node did with a request, as the access log and the request metrics name it. */
 export type OutcomeLabel = 'hit' | 'stale' | 'revalidated' | 'miss' | 'pass';
@@ -35,6 +40,7 @@ export interface CacheOutcome {
  *   miss     --pass('bypass', 'hit-for-pass')-> pass
  *   In miss and pass, answered() records the upstream answer; collapse() and ownFetch() say
  *   whether the request waits on another request's fill.
+ *   miss     --fromSibling(hit member)---> hit or stale (the worker owning the key had it)
  */
 export class Outcome implements CacheOutcome {
   state: 'received' | OutcomeLabel = 'received';
@@ -100,6 +106,16 @@ export class Outcome implements CacheOutcome {
     this.state = how === 'revalidated' ? 'revalidated' : 'stale';
     this.detail = how;
     this.fwdStatus = upstreamStatus || undefined;
+  }
+
+  /**
+   * The fill was answered by the worker of this node that owns the key (shared/cluster/
+   * siblings.ts), whose Cache-Status member speaks for the node: a hit there is the node's hit.
+   */
+  fromSibling(member: string): void {
+    if (!member.includes('; hit')) return;
+    this.state = member.includes('detail=stale') ? 'stale' : 'hit';
+    this.fwd = this.fwdStatus = undefined;
   }
 
   /** A stored body was found damaged before anything was sent: start again as a plain miss. */

@@ -30,6 +30,11 @@ export interface TieredStoreOptions {
   onOpenError: 'fail' | 'memory-only';
   log?: Logger;
   events?: Partial<DiskEvents>;
+  /**
+   * Which keys the disk tier holds (default: all). A worker of a node with several keeps only
+   * the keys it owns on its disk tier; its copies of the others live in memory only.
+   */
+  onDisk?: (key: string) => boolean;
 }
 
 type Variants = readonly CachedObject[] | undefined;
@@ -77,7 +82,7 @@ export class TieredStore implements CacheStore {
    */
   variants(key: string): Variants | Promise<Variants> {
     const mem = this.memory.variants(key);
-    if (!this.diskOn) return mem;
+    if (!this.diskOn || (this.options.onDisk && !this.options.onDisk(key))) return mem;
     if (mem === undefined) {
       const queued = this.queue.pending(key);
       if (queued.length > 0) return queued;
@@ -155,7 +160,7 @@ export class TieredStore implements CacheStore {
   }
 
   private toDisk(object: CachedObject): void {
-    if (!this.diskOn) return;
+    if (!this.diskOn || (this.options.onDisk && !this.options.onDisk(object.meta.key))) return;
     if (!this.queue.offer(object)) this.options.events?.writeSkipped?.('queue-full');
   }
 
@@ -163,6 +168,7 @@ export class TieredStore implements CacheStore {
   private demoted(object: CachedObject): void {
     if (!this.diskOn) return;
     const { key, variant } = object.meta;
+    if (this.options.onDisk && !this.options.onDisk(key)) return;
     if (this.disk.has(key, variant)) this.disk.touch(key, variant);
     else if (!this.queue.has(object)) this.toDisk(object);
   }

@@ -4,6 +4,9 @@
 // is refused and the workers keep running), and drains them all on stop.
 
 import cluster, { type Worker } from 'node:cluster';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { AdminServer } from '../admin-server.js';
 import { loadConfig, type StrataConfig } from '../config/config.js';
@@ -11,7 +14,8 @@ import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { NodeRole, RoleService } from '../node-role.js';
 import { ServiceGroup } from '../service.js';
-import { workerConfig, workerCount } from './worker-config.js';
+import { removeStaleShards, workerConfig, workerCount } from './worker-config.js';
+import { heapLimitMiB, heapNeededMiB } from '../heap.js';
 import { workerEnv, type WorkerMessage } from './worker.js';
 
 /** A worker that fails again soon after a restart waits longer each time, up to this. */
@@ -51,6 +55,10 @@ export class Supervisor {
   /** The role's once-per-node services (an edge's relays): here, not in the workers. */
   readonly nodeServices: readonly RoleService[];
   private readonly nodeGroup: ServiceGroup;
+  /** The workers' sockets for fills between them (siblings.ts): a folder only this node uses. */
+  private readonly dir = mkdtempSync(join(tmpdir(), 'strata-'));
+  /** How many workers the running config asks for (their siblings' count). */
+  private count = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.config = options.config;
@@ -70,10 +78,15 @@ export class Supervisor {
       },
     });
     const own = this.registry;
-    this.admin = new AdminServer(options.config.listen.admin, {
-      contentType: own.contentType,
-      metrics: async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`,
-    });
+    this.admin = new AdminServer(
+      options.config.listen.admin,
+      {
+        contentType: own.contentType,
+        metrics: async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`,
+      },
+      // The node serves while any worker does (connections go to the workers listening).
+      () => [...slots.values()].some((s) => s.ready),
+    );
     this.nodeServices =
       options.role.nodeServices?.(options.config, {
         log: options.log,
@@ -92,10 +105,13 @@ export class Supervisor {
       await this.nodeGroup.start();
     } catch (err) {
       await this.admin.stop();
+      rmSync(this.dir, { recursive: true, force: true });
       throw err;
     }
     const count = workerCount(this.config);
     const share = workerConfig(this.config, count);
+    this.count = count;
+    this.dropStaleShards(this.config, count);
     try {
       await Promise.all(Array.from({ length: count }, (_, i) => this.fork(i, share).readiness));
     } catch (err) {
@@ -107,8 +123,19 @@ export class Supervisor {
   }
 
   private fork(index: number, config: StrataConfig): Slot {
+    // A worker's share of the memory tier may need more heap than V8 gives by default: set it
+    // (a single process is refused instead, see shared/heap.ts).
+    const heap = heapNeededMiB(config);
+    cluster.setupPrimary({
+      execArgv: [
+        ...process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+        ...(heap > heapLimitMiB() ? [`--max-old-space-size=${heap}`] : []),
+      ],
+    });
     const worker = cluster.fork({
       [workerEnv.index]: String(index),
+      [workerEnv.count]: String(this.count),
+      [workerEnv.dir]: this.dir,
       [workerEnv.config]: JSON.stringify(config),
     });
     let settle!: { resolve: () => void; reject: (err: Error) => void };
@@ -191,26 +218,52 @@ export class Supervisor {
     }
     const count = workerCount(next);
     const share = workerConfig(next, count);
+    const previous = this.count;
+    this.count = count;
+    // A worker's disk tier (one LevelDB) opens in one process at a time: its successor starts
+    // once it has drained (the other workers serve meanwhile). Without one, the successor is
+    // ready before the old worker drains.
+    const diskFirst = next.cache.disk !== undefined || this.config.cache.disk !== undefined;
     log.info({ file: configFile, workers: count }, 'reloading: replacing workers one at a time');
     for (let index = 0; index < Math.max(count, this.slots.size); index++) {
       if (this.stopping) return false;
       const old = this.slots.get(index);
+      if (old && diskFirst) {
+        this.slots.delete(index);
+        await this.drain(old.worker);
+      }
       if (index < count) {
         try {
           await this.fork(index, share).readiness;
         } catch (err) {
-          // Keep what runs: the old worker (if any) goes back into its slot.
+          // Keep what runs: the old worker (if any, and still running) goes back into its slot.
           log.error({ worker: index, err: (err as Error).message }, 'reload stopped: a new worker failed');
-          if (old) this.slots.set(index, old);
+          this.count = previous;
+          if (old && diskFirst) {
+            // The old worker drained already: one on the running config takes its place.
+            this.fork(index, workerConfig(this.config, previous)).readiness.catch((e: Error) =>
+              log.error({ worker: index, err: e.message }, 'restarted worker failed'),
+            );
+          } else if (old) this.slots.set(index, old);
           else this.slots.delete(index);
           return false;
         }
       } else this.slots.delete(index);
-      if (old) await this.drain(old.worker);
+      if (old && !diskFirst) await this.drain(old.worker);
     }
     this.config = next;
+    this.dropStaleShards(next, count);
     log.info({ workers: count }, 'reloaded');
     return true;
+  }
+
+  private dropStaleShards(config: StrataConfig, count: number): void {
+    const removed = removeStaleShards(config, count);
+    if (removed.length > 0)
+      this.options.log.info(
+        { removed, workers: count },
+        'removed the disk tiers of workers no longer configured',
+      );
   }
 
   /** Tells a worker to drain and waits for it to exit; SIGKILL past the drain time and a margin. */
@@ -234,6 +287,7 @@ export class Supervisor {
       this.nodeGroup.stop(deadlineMs),
     ]);
     this.slots.clear();
+    rmSync(this.dir, { recursive: true, force: true });
     await this.admin.stop();
   }
 }

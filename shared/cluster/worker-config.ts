@@ -1,8 +1,11 @@
 // What a worker process runs: the node's config with the node's memory budget split between
 // the workers, so that the workers together hold what cache.memory.maxBytes says.
 
+import { readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { validateConfig, type StrataConfig } from '../config/config.js';
+import { maxStorableBytes } from '../cache/build-store.js';
 
 /** The number of worker processes `workers` asks for (auto: one per core). */
 export function workerCount(config: StrataConfig): number {
@@ -10,16 +13,25 @@ export function workerCount(config: StrataConfig): number {
 }
 
 /**
- * One worker's share of the node's config: memory tier and fill budget divided by `workers`
- * (the largest object still fits), and workers: 1. Throws when a share is below the minimum the
- * config accepts (cache.memory.maxBytes of 1 MiB per worker).
+ * One worker's share of the node's config: memory tier, disk tier and fill budget divided by
+ * `workers` (the largest object still fits), and workers: 1. Throws when a share is below the
+ * minimum the config accepts (cache.memory.maxBytes of 1 MiB per worker).
  */
 export function workerConfig(config: StrataConfig, workers: number): StrataConfig {
   const share = JSON.parse(JSON.stringify(config)) as StrataConfig & { workers: number };
   const memory = share.cache.memory;
   memory.maxBytes = Math.floor(memory.maxBytes / workers);
   memory.maxObjectBytes = Math.min(memory.maxObjectBytes, memory.maxBytes);
-  share.cache.maxFillBytes = Math.max(Math.floor(share.cache.maxFillBytes / workers), memory.maxObjectBytes);
+  // Each worker's disk tier holds the keys it owns, about 1/workers of them (siblings.ts).
+  const disk = share.cache.disk;
+  if (disk) {
+    disk.maxBytes = Math.floor(disk.maxBytes / workers);
+    if (disk.maxObjectBytes !== undefined) disk.maxObjectBytes = Math.min(disk.maxObjectBytes, disk.maxBytes);
+  }
+  share.cache.maxFillBytes = Math.max(
+    Math.floor(share.cache.maxFillBytes / workers),
+    maxStorableBytes(share),
+  );
   share.workers = 1;
   const { config: checked, problems } = validateConfig(share);
   if (!checked)
@@ -27,4 +39,22 @@ export function workerConfig(config: StrataConfig, workers: number): StrataConfi
       `the config split between ${workers} workers is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
     );
   return checked;
+}
+
+/**
+ * Removes the disk tiers of workers a config no longer has (cache.disk.path/worker-N with N at
+ * or past `workers`): nobody reads them, and they would hold disk space outside the budget.
+ */
+export function removeStaleShards(config: StrataConfig, workers: number): string[] {
+  const path = config.cache.disk?.path;
+  if (!path) return [];
+  let names: string[];
+  try {
+    names = readdirSync(path);
+  } catch {
+    return [];
+  }
+  const stale = names.filter((n) => /^worker-\d+$/.test(n) && Number(n.slice(7)) >= workers);
+  for (const name of stale) rmSync(join(path, name), { recursive: true, force: true });
+  return stale;
 }

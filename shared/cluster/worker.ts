@@ -12,14 +12,20 @@ export type WorkerMessage =
   { type: 'strata:ready'; index: number; httpPort: number } | { type: 'strata:drain' };
 
 /** Environment variables a primary starts a worker with. */
-export const workerEnv = { index: 'STRATA_WORKER', config: 'STRATA_WORKER_CONFIG' } as const;
+export const workerEnv = {
+  index: 'STRATA_WORKER',
+  count: 'STRATA_WORKER_COUNT',
+  dir: 'STRATA_WORKER_DIR',
+  config: 'STRATA_WORKER_CONFIG',
+} as const;
 
 /** Runs until drained; the exit code for the process. */
 export async function runWorker(role: NodeRole): Promise<number> {
   const index = Number(process.env[workerEnv.index]);
+  const place = { index, count: Number(process.env[workerEnv.count]), dir: process.env[workerEnv.dir] ?? '' };
   const { config, problems } = validateConfig(JSON.parse(process.env[workerEnv.config] ?? 'null'));
   if (!config) throw new Error(`worker ${index}: config invalid: ${JSON.stringify(problems)}`);
-  const node = new StrataNode(config, { role, worker: index });
+  const node = new StrataNode(config, { role, worker: place });
   // The primary's /metrics asks every worker for these over IPC and sums them (prom-client
   // answers those requests once an AggregatorRegistry exists in the worker).
   new AggregatorRegistry();

@@ -8,9 +8,7 @@ import { StrataError } from '../errors.js';
 import {
   deepFreeze,
   intOrAuto,
-  join,
   obj,
-  refine,
   withDefault,
   type Infer,
   type JsonSchema,
@@ -55,17 +53,6 @@ const configSchema = obj({
   shutdown: shutdownSection,
 });
 
-/** Rules across sections. Runs on a partial config when other problems were found (see refine). */
-const checkedConfig = refine(configSchema, (config, path, problems) => {
-  if (config.cache?.disk && config.workers !== undefined && config.workers !== 1)
-    problems.push({
-      path: join(path, 'workers'),
-      message:
-        'must be 1 with cache.disk: one process owns the LevelDB database, and a disk tier shared by workers is not supported yet',
-    });
-  return config;
-});
-
 export type StrataConfig = Infer<typeof configSchema>;
 
 /** The JSON Schema of a config file (draft 2020-12), for editors: strata config schema. */
@@ -75,14 +62,14 @@ export function configJsonSchema(): JsonSchema {
     title: 'Strata node config',
     description:
       'The config of strata edge and strata shield; every key is documented in docs/configuration.md.',
-    ...checkedConfig.json,
+    ...configSchema.json,
   };
 }
 
 /** Validates a parsed document; returns every problem rather than the first. */
 export function validateConfig(input: unknown): { config?: StrataConfig; problems: Problem[] } {
   const problems: Problem[] = [];
-  const config = checkedConfig.check(input, '', problems);
+  const config = configSchema.check(input, '', problems);
   return problems.length > 0 ? { problems } : { config: deepFreeze(config), problems };
 }
 

@@ -11,6 +11,11 @@ export interface ListenerInfo {
   readonly name: string;
   /** The scheme clients used: part of the cache key and of the forwarding fields. */
   readonly scheme: 'http' | 'https';
+  /**
+   * A sibling worker's fill of a key this worker owns (shared/cluster/siblings.ts): the client's
+   * request as that worker would send it upstream, after its checks, answered with every field.
+   */
+  readonly hop?: boolean;
 }
 
 export interface RequestContext {

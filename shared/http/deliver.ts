@@ -3,14 +3,15 @@
 
 import type { ServerResponse } from 'node:http';
 import type { CachedObject, ObjectMeta, StoredBody } from '../cache/store.js';
-import { CacheStatusFormatter, type CacheOutcome } from '../cache/outcome.js';
+import { CacheStatusFormatter, type Outcome } from '../cache/outcome.js';
 import { notModified, rangeOf } from './conditional.js';
 import type { RequestContext } from './context.js';
 import type { FillConsumer } from '../cache/fill.js';
 import { StrataError } from '../errors.js';
 import {
-  clientResponseHeaders,
+  fieldList,
   fieldValue,
+  hopByHop,
   notDownstream,
   withoutFields,
   type FieldList,
@@ -24,47 +25,56 @@ const notModifiedOmits: ReadonlySet<string> = new Set([
   'transfer-encoding',
 ]);
 
-export class Deliverer {
-  /** Flat header lists per stored meta, with Age and Cache-Status slots filled per response. */
-  private readonly wires = new WeakMap<ObjectMeta, string[]>();
+/** The fields of an upstream response a node may pass on: all but hop-by-hop ones (see Deliverer.stream). */
+export function upstreamFields(headers: HeaderMap): FieldList {
+  return fieldList(headers, hopByHop);
+}
 
+/** How a response is written for one kind of recipient: a client, or a sibling worker over the hop. */
+interface Audience {
+  /** Fields never sent to it. */
+  dropped: ReadonlySet<string>;
+  /** This node's Via entry, or undefined over the hop (the node is one hop, whichever worker). */
+  via: string | undefined;
+  /** Flat header lists per stored meta, with Age and Cache-Status slots filled per response. */
+  wires: WeakMap<ObjectMeta, string[]>;
+}
+
+export class Deliverer {
   private readonly cacheStatus: CacheStatusFormatter;
-  /** Response fields never sent downstream (see notDownstream). */
-  private readonly dropped: ReadonlySet<string>;
+  private readonly clients: Audience;
+  /**
+   * A sibling worker stores what it gets like this worker does, so it gets every field (the
+   * surrogate ones and the hidden ones are dropped when it answers its client).
+   */
+  private readonly siblings: Audience = { dropped: new Set(), via: undefined, wires: new WeakMap() };
 
   /** `hidden`: lowercase names of fields this node keeps from clients beyond the usual ones. */
-  constructor(
-    nodeId: string,
-    private readonly via: string,
-    hidden: readonly string[] = [],
-  ) {
+  constructor(nodeId: string, via: string, hidden: readonly string[] = []) {
     this.cacheStatus = new CacheStatusFormatter(nodeId);
-    this.dropped = notDownstream(hidden);
-  }
-
-  /** The fields of an upstream response that this node passes downstream. */
-  clientHeaders(headers: HeaderMap): FieldList {
-    return clientResponseHeaders(headers, this.dropped);
+    this.clients = { dropped: notDownstream(hidden), via, wires: new WeakMap() };
   }
 
   /**
    * Builds once per stored object: [name, value, ...stored fields, 'via', v, 'age', _, 'cache-status', _].
    * Reused by every hit on the object: only the two last values change.
    */
-  private wire(meta: ObjectMeta): string[] {
-    let wire = this.wires.get(meta);
+  private wire(meta: ObjectMeta, to: Audience): string[] {
+    let wire = to.wires.get(meta);
     if (wire) return wire;
     const fields = meta.headers;
     wire = [];
     let via: string | undefined;
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i];
-      if (this.dropped.has(name)) continue;
+      if (to.dropped.has(name)) continue;
       if (name === 'via') via = combine(via, fields[i + 1]);
       else wire.push(name, fields[i + 1]);
     }
-    wire.push('via', combine(via, this.via), 'age', '0', 'cache-status', '');
-    this.wires.set(meta, wire);
+    via = to.via === undefined ? via : combine(via, to.via);
+    if (via !== undefined) wire.push('via', via);
+    wire.push('age', '0', 'cache-status', '');
+    to.wires.set(meta, wire);
     return wire;
   }
 
@@ -82,7 +92,7 @@ export class Deliverer {
     const { res, req } = ctx;
     const meta = object.meta;
     ctx.outcome.ttlSec = meta.lifetimeSec - ageSec;
-    const wire = this.wire(meta);
+    const wire = this.wire(meta, ctx.listener.hop ? this.siblings : this.clients);
     const n = wire.length;
     wire[n - 3] = String(Math.floor(ageSec));
     wire[n - 1] = this.cacheStatus.format(ctx.outcome);
@@ -173,31 +183,40 @@ export class Deliverer {
   }
 
   /**
-   * Starts a streamed response from upstream (a miss or pass). Returns the consumer that
-   * receives the body, or undefined when the client is answered without one (304, HEAD).
+   * Starts a streamed response from upstream (a miss or pass); `headers` are upstreamFields().
+   * Returns the consumer that receives the body, or undefined when the client is answered
+   * without one (304, HEAD).
    */
   stream(
     ctx: RequestContext,
     status: number,
     headers: FieldList,
-    outcome: CacheOutcome,
+    outcome: Outcome,
     validators?: { etag?: string; lastModified?: string },
+    siblingStatus?: string,
   ): FillConsumer | undefined {
     const { res, req } = ctx;
     // The client left while the origin was answering: nobody to send to.
     if (res.destroyed) return undefined;
+    const to = ctx.listener.hop ? this.siblings : this.clients;
     const wire: string[] = [];
     let via: string | undefined;
     let upstreamStatus: string | undefined;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       const value = headers[i + 1];
+      if (to.dropped.has(name)) continue;
       if (name === 'via') via = combine(via, value);
       else if (name === 'cache-status') upstreamStatus = combine(upstreamStatus, value);
       else wire.push(name, value);
     }
-    const own = this.cacheStatus.format(outcome);
-    wire.push('via', combine(via, this.via), 'cache-status', combine(upstreamStatus, own));
+    // The answer came from the worker of this node that owns the key: its member is the
+    // node's (one member per cache), and what it did is what the node did.
+    if (siblingStatus !== undefined) outcome.fromSibling(siblingStatus);
+    const own = siblingStatus ?? this.cacheStatus.format(outcome);
+    via = to.via === undefined ? via : combine(via, to.via);
+    if (via !== undefined) wire.push('via', via);
+    wire.push('cache-status', upstreamStatus === undefined ? own : combine(upstreamStatus, own));
     if (ctx.addFields) wire.push(...ctx.addFields);
     if (
       validators &&

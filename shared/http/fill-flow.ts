@@ -19,7 +19,7 @@ import {
 import type { CacheStore, CachedObject, ObjectMeta } from '../cache/store.js';
 import { admittedCodings, variantKey, varyValue } from '../cache/vary.js';
 import type { RequestContext } from './context.js';
-import type { Deliverer } from './deliver.js';
+import { upstreamFields, type Deliverer } from './deliver.js';
 import { firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
@@ -34,6 +34,14 @@ const fillStrips = [
   'if-range',
   'range',
 ];
+
+/** Reasons not to store that are about this request or this node, not the URL: no hit-for-pass. */
+const saysNothingOfTheResponse: ReadonlySet<Detail> = new Set([
+  'request-no-store',
+  'authorization',
+  'fill-budget',
+  'heap-pressure',
+]);
 
 export interface FillFlowOptions {
   fills: FillRegistry;
@@ -50,6 +58,8 @@ export interface FillFlowOptions {
   memoryMaxObjectBytes: number;
   /** Most body bytes all fills being stored may hold at once (cache.maxFillBytes). */
   maxFillBytes: number;
+  /** Whether the JavaScript heap is near its limit (shared/heap.ts): new fills are then not stored. */
+  heapTight?: () => boolean;
   /** Runs an async phase for a request; its failure ends the request with an error response. */
   run(ctx: RequestContext, work: Promise<void>): void;
 }
@@ -133,7 +143,15 @@ export class FillFlow {
     }
     ctx.outcome.answered(head.status, true);
     ctx.upstreamMs = head.upstreamMs;
-    this.attach(ctx, fill, this.deliver.stream(ctx, head.status, head.headers, ctx.outcome, meta), false);
+    const consumer = this.deliver.stream(
+      ctx,
+      head.status,
+      head.headers,
+      ctx.outcome,
+      meta,
+      head.siblingStatus,
+    );
+    this.attach(ctx, fill, consumer, false);
   }
 
   /** RFC 5861 §3: one background revalidation per key while stale responses are served. */
@@ -168,11 +186,12 @@ export class FillFlow {
     const { meta, reason } = this.storable(ctx, up, reqCc, times);
     if (reason) this.notCacheable(ctx, fill, reason);
     else this.fills.clearPass(ctx.key);
-    const clientHeaders = this.deliver.clientHeaders(up.headers);
-    fill.setHead({ kind: 'stream', status: up.status, headers: clientHeaders, meta, upstreamMs });
+    const headers = upstreamFields(up.headers);
+    const siblingStatus = up.siblingStatus;
+    fill.setHead({ kind: 'stream', status: up.status, headers, meta, upstreamMs, siblingStatus });
     if (client) {
       client.outcome.answered(up.status, meta !== undefined, reason);
-      const consumer = this.deliver.stream(client, up.status, clientHeaders, client.outcome, meta);
+      const consumer = this.deliver.stream(client, up.status, headers, client.outcome, meta, siblingStatus);
       this.attach(client, fill, consumer, true);
     }
     await this.fillBody(ctx, fill, up, meta);
@@ -195,6 +214,7 @@ export class FillFlow {
       return await this.upstream.send(
         ctx,
         { method: 'GET', path: ctx.target, headers: this.fillHeaders(ctx, stale), onInterim },
+        true,
         true,
       );
     } catch (e) {
@@ -285,6 +305,7 @@ export class FillFlow {
     const length = Number(firstValue(up.headers['content-length']));
     if (described.meta && length > this.options.maxFillBytes - this.fillBytes)
       return { meta: undefined, reason: 'fill-budget' };
+    if (described.meta && this.options.heapTight?.()) return { meta: undefined, reason: 'heap-pressure' };
     return described;
   }
 
@@ -390,8 +411,7 @@ export class FillFlow {
     if (ctx.outcome.fwd !== 'bypass') this.metrics.notStored.inc({ reason });
     // Only the response makes a URL uncacheable; one request's own headers (no-store,
     // Authorization) or a full fill budget must not switch collapsing off for everyone.
-    if (reason !== 'request-no-store' && reason !== 'authorization' && reason !== 'fill-budget')
-      this.fills.markPass(fill.key);
+    if (!saysNothingOfTheResponse.has(reason)) this.fills.markPass(fill.key);
     this.fills.release(fill);
     fill.pass();
   }

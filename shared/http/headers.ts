@@ -180,6 +180,27 @@ export function upstreamRequestHeaders(raw: readonly string[], info: ForwardingI
 }
 
 /**
+ * The upstream request headers of a request a sibling worker sent over the hop (it added the
+ * forwarding fields, Via and CDN-Loop already): its fields as they are, without hop-by-hop ones
+ * and the hop's own `hopField`.
+ */
+export function hopRequestHeaders(
+  raw: readonly string[],
+  host: string,
+  hopField: string,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i].toLowerCase();
+    if (hopByHop.has(name) || name === 'host' || name === hopField) continue;
+    const prev = out[name];
+    out[name] = prev === undefined ? raw[i + 1] : `${prev}${name === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
+  }
+  out.host = host;
+  return out;
+}
+
+/**
  * Adds `name` to a response's Vary (unless it varies on everything already), so that the value
  * of a request field the response depends on selects a stored variant (RFC 9110 §12.5.5).
  */

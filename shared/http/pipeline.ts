@@ -25,7 +25,7 @@ import type { CacheStore, CachedObject } from '../cache/store.js';
 import { selectVariant } from '../cache/vary.js';
 import { limitBody } from './body-limit.js';
 import type { ListenerInfo, RequestContext } from './context.js';
-import { Deliverer } from './deliver.js';
+import { Deliverer, upstreamFields } from './deliver.js';
 import { FillFlow } from './fill-flow.js';
 import type { Router, Site } from './router.js';
 import type { UpstreamResponse } from './upstream.js';
@@ -63,6 +63,8 @@ export interface PipelineOptions {
   accessLog?: AccessLog;
   /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
   hiddenFields?: readonly string[];
+  /** Whether the heap is near its limit (shared/heap.ts): fills are then not stored. */
+  heapTight?: () => boolean;
   /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
   websocket?: {
     decide(ctx: RequestContext): Decision | undefined;
@@ -132,6 +134,7 @@ export class Pipeline {
       maxStorableBytes: maxStorableBytes(options.config),
       memoryMaxObjectBytes: options.config.cache.memory.maxObjectBytes,
       maxFillBytes: options.config.cache.maxFillBytes,
+      heapTight: options.heapTight,
       run: (ctx, work) => this.run(ctx, work),
     });
     this.metrics.countFillBytes(() => this.flow.bytesInFills);
@@ -141,7 +144,8 @@ export class Pipeline {
   handle = (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo): void => {
     const ctx = this.context(req, res, listener);
     try {
-      const decision = this.route(ctx) ?? this.filter(ctx) ?? this.recv(ctx);
+      // A sibling worker's fill went through that worker's filters already.
+      const decision = this.route(ctx) ?? (ctx.listener.hop ? undefined : this.filter(ctx)) ?? this.recv(ctx);
       switch (decision.action) {
         case 'lookup':
           this.lookup(ctx);
@@ -184,7 +188,8 @@ export class Pipeline {
       listener,
       scheme: listener.scheme,
       id:
-        (this.trust.any && this.trust.trusts(req.socket.remoteAddress) && trustedRequestId(req)) ||
+        ((listener.hop || (this.trust.any && this.trust.trusts(req.socket.remoteAddress))) &&
+          trustedRequestId(req)) ||
         this.idPrefix + (++this.seq).toString(36),
       startMs: performance.now(),
       method: req.method ?? 'GET',
@@ -214,7 +219,8 @@ export class Pipeline {
       };
     }
     const loop = req.headers['cdn-loop'];
-    if (loop !== undefined && listsNode(String(loop), this.nodeId)) {
+    // A sibling worker's fill carries this node's entry, added by that worker.
+    if (loop !== undefined && !ctx.listener.hop && listsNode(String(loop), this.nodeId)) {
       this.log.warn({ reqId: ctx.id, cdnLoop: loop, host: req.headers.host }, 'request loop refused');
       return { action: 'respond', error: new StrataError('LOOP_DETECTED') };
     }
@@ -357,7 +363,7 @@ export class Pipeline {
     // RFC 9111 §4.4: a cache MUST invalidate the target URI when it receives a non-error status
     // code in response to an unsafe request method; it MAY invalidate Location and Content-Location.
     if (!safeMethods.has(ctx.method) && up.status < 400) this.invalidate(ctx, up.headers);
-    const consumer = this.deliver.stream(ctx, up.status, this.deliver.clientHeaders(up.headers), ctx.outcome);
+    const consumer = this.deliver.stream(ctx, up.status, upstreamFields(up.headers), ctx.outcome);
     if (!consumer) {
       up.body.discard();
       return;
@@ -452,6 +458,8 @@ export class Pipeline {
     // A client that left before any response is counted as 499 (nginx's "client closed request").
     const status = ctx.res.headersSent ? ctx.res.statusCode : 499;
     const label = ctx.outcome.label;
+    // A sibling worker's fill is its client's request, counted and logged by that worker.
+    if (ctx.listener.hop) return void this.metrics.siblingFills.inc({ outcome: label });
     this.metrics.countRequest(label, status, ctx.bytes);
     this.accessLog?.record(ctx, status, label);
   }

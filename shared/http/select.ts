@@ -72,6 +72,20 @@ export function rendezvousOrder(keyHash: number, seeds: Uint32Array): number[] {
   return order.sort((a, b) => scores[b] - scores[a] || a - b);
 }
 
+/** The index of `seeds` with the highest rendezvous score for a key hash: rendezvousOrder's first, without allocating. */
+export function rendezvousOwner(keyHash: number, seeds: Uint32Array): number {
+  let best = 0;
+  let bestScore = -1;
+  for (let i = 0; i < seeds.length; i++) {
+    const score = mix32(keyHash ^ seeds[i]);
+    if (score > bestScore) {
+      best = i;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
 /** FNV-1a over the string's UTF-16 code units: a fast, well-spread 32-bit hash of a key. */
 export function hash32(text: string): number {
   let h = 0x811c9dc5;

@@ -8,7 +8,8 @@ import type { Metrics } from '../metrics.js';
 import { surrogateDevice } from '../cache/policy.js';
 import type { RequestContext } from './context.js';
 import { isPeerFault } from './health.js';
-import { addVary, upstreamRequestHeaders } from './headers.js';
+import { addVary, hopRequestHeaders, upstreamRequestHeaders } from './headers.js';
+import { hopSchemeField, type Siblings } from '../cluster/siblings.js';
 import type { HopTrust } from './trust.js';
 import type { Peer, UpstreamRequest, UpstreamResponse } from './upstream.js';
 
@@ -26,6 +27,8 @@ export interface UpstreamClientOptions {
   /** Counts a request sent to the next candidate after `kind` failed. */
   retried(kind: Peer['kind']): void;
   log: Logger;
+  /** In a worker of a node with several: the workers that own other keys. */
+  siblings?: Siblings;
 }
 
 export class UpstreamClient {
@@ -34,6 +37,8 @@ export class UpstreamClient {
   /** The request headers sent upstream for a client request (hop-by-hop removed, forwarding added). */
   headers(ctx: RequestContext): Record<string, string> {
     const { req } = ctx;
+    // A sibling worker sent what it would have sent upstream: passed on as it is.
+    if (ctx.listener.hop) return hopRequestHeaders(req.rawHeaders, ctx.host, hopSchemeField);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       clientIp: req.socket.remoteAddress ?? '',
       proto: ctx.scheme,
@@ -54,17 +59,32 @@ export class UpstreamClient {
   /**
    * Sends to the site's candidates in order. The next one is tried when a peer failed before
    * the request could have been processed (a retryable error, or a shield's own 5xx) and
-   * `retryable` allows it (nothing streamed from the client's body).
+   * `retryable` allows it (nothing streamed from the client's body). A fill (`fill`) of a key
+   * another worker of this node owns asks that worker first (siblings.ts); that hop is not one
+   * of upstream.attempts.
    */
-  async send(ctx: RequestContext, request: UpstreamRequest, retryable: boolean): Promise<UpstreamResponse> {
+  async send(
+    ctx: RequestContext,
+    request: UpstreamRequest,
+    retryable: boolean,
+    fill = false,
+  ): Promise<UpstreamResponse> {
     // Peer health runs on wall-clock time, not the cache's clock (which tests move by hand).
-    const candidates = ctx.site.upstream.candidates(ctx.key, Date.now());
+    const now = Date.now();
+    let candidates = ctx.site.upstream.candidates(ctx.key, now);
     if (candidates.length === 0) throw new StrataError('SHIELD_UNAVAILABLE');
-    const last = Math.min(this.options.attempts, candidates.length) - 1;
+    let last = Math.min(this.options.attempts, candidates.length) - 1;
+    const owner = fill && !ctx.listener.hop ? this.options.siblings?.ownerOf(ctx.key) : undefined;
+    if (owner?.health.usable(now)) {
+      candidates = [owner, ...candidates];
+      last++;
+    }
     for (let i = 0; ; i++) {
       const peer = candidates[i];
       // A shield routes by the client's Host; an origin gets the site's originHost when set.
       request.headers.host = (peer.kind === 'origin' && ctx.site.config.originHost) || ctx.host;
+      if (peer.kind === 'worker') request.headers[hopSchemeField] = ctx.scheme;
+      else delete request.headers[hopSchemeField];
       let up: UpstreamResponse;
       try {
         up = await peer.request(request);
@@ -73,7 +93,9 @@ export class UpstreamClient {
         // A client leaving, or its body over the limit, is not the peer's fault.
         if (err.source === 'upstream') this.options.metrics.upstreamErrors.inc({ code: err.code });
         if (isPeerFault(err)) peer.health.failed(Date.now());
-        if (err.retry && retryable && i < last) {
+        // A sibling that failed before answering a fill (a GET) leaves nothing half done.
+        const retry = err.retry || (peer.kind === 'worker' && err.source === 'upstream');
+        if (retry && retryable && i < last) {
           this.tryNext(peer, err.code, ctx);
           continue;
         }
@@ -82,9 +104,10 @@ export class UpstreamClient {
           throw new StrataError('SHIELD_UNAVAILABLE', undefined, { peer: peer.url }, err);
         throw err;
       }
-      const fault = peer.kind === 'shield' ? shieldFault(up) : undefined;
+      const fault = peer.kind === 'origin' ? undefined : nodeFault(up);
       if (!fault) {
         peer.health.succeeded();
+        if (peer.kind === 'worker') takeSiblingStatus(up);
         // The override field the site lets through changes what the origin serves: its value
         // selects the stored variant, as if the origin had said so in Vary.
         const allowed = ctx.site.config.allowOverrideField;
@@ -116,13 +139,24 @@ export class UpstreamClient {
 }
 
 /**
- * The code of a 5xx a shield made because it is unwell itself (Strata-Error names an internal
- * failure), or undefined: a shield passing on its origin's failure, or answering 502/504 for
- * it, is healthy, and another shield would meet the same origin.
+ * The code of a 5xx a Strata node (a shield, a sibling worker) made because it is unwell itself
+ * (Strata-Error names an internal failure), or undefined: a node passing on its origin's
+ * failure, or answering 502/504 for it, is healthy, and another would meet the same origin.
  */
-function shieldFault(up: UpstreamResponse): ErrorCode | undefined {
+function nodeFault(up: UpstreamResponse): ErrorCode | undefined {
   if (up.status < 500) return undefined;
   const code = up.headers['strata-error'];
   if (typeof code !== 'string' || !Object.hasOwn(catalog, code)) return undefined;
   return catalog[code as ErrorCode].source === 'internal' ? (code as ErrorCode) : undefined;
+}
+
+/** Moves the last Cache-Status member (the sibling worker's own) to up.siblingStatus. */
+function takeSiblingStatus(up: UpstreamResponse): void {
+  const status = up.headers['cache-status'];
+  const text = Array.isArray(status) ? status.join(', ') : status;
+  if (text === undefined) return;
+  const comma = text.lastIndexOf(',');
+  up.siblingStatus = text.slice(comma + 1).trim();
+  if (comma === -1) delete up.headers['cache-status'];
+  else up.headers['cache-status'] = text.slice(0, comma).trim();
 }

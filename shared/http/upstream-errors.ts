@@ -9,6 +9,8 @@ const tlsCodes =
 
 const networkCodes: Record<string, ErrorCode> = {
   ECONNREFUSED: 'UPSTREAM_CONNECT_FAILED',
+  // A Unix socket (a sibling worker's) that is not there.
+  ENOENT: 'UPSTREAM_CONNECT_FAILED',
   ENOTFOUND: 'UPSTREAM_CONNECT_FAILED',
   EHOSTUNREACH: 'UPSTREAM_CONNECT_FAILED',
   ENETUNREACH: 'UPSTREAM_CONNECT_FAILED',

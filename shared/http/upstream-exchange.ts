@@ -26,6 +26,11 @@ export interface UpstreamResponse {
   body: UpstreamBody;
   /** Which origin answered. */
   origin: string;
+  /**
+   * When a sibling worker of this node answered (UpstreamClient): its Cache-Status member, taken
+   * out of the response's Cache-Status, since it speaks for this node (shared/cluster/siblings.ts).
+   */
+  siblingStatus?: string;
 }
 
 type Controller = Dispatcher.DispatchController;

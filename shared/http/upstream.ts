@@ -27,6 +27,8 @@ export interface UpstreamOptions {
   ca?: string[];
   /** tls.insecure: the peer's certificate is not verified. */
   insecure?: boolean;
+  /** Connect over this Unix socket instead of the URL's host and port (a sibling worker). */
+  socketPath?: string;
 }
 
 /** Upstream options from config, with upstream.caFile read; runs once at start. */
@@ -56,8 +58,11 @@ export interface UpstreamRequest {
   onInterim?: InterimListener;
 }
 
-/** What a peer is to this node: an origin server, or an origin shield (another Strata node). */
-export type PeerKind = 'origin' | 'shield';
+/**
+ * What a peer is to this node: an origin server, an origin shield (another Strata node), or
+ * another worker process of this node that owns the request's key (shared/cluster/siblings.ts).
+ */
+export type PeerKind = 'origin' | 'shield' | 'worker';
 
 /** One upstream server (origin or shield) with its connection pool and health. */
 export class Peer {
@@ -103,6 +108,7 @@ export class Peer {
       keepAliveTimeout: options.keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(options.keepAliveTimeout, 1000),
       pipelining: 1,
+      ...(options.socketPath ? { socketPath: options.socketPath } : {}),
     });
   }
 

@@ -61,10 +61,23 @@ async function startNode(t: TestContext, text: string): Promise<Node> {
 }
 
 /** A GET on a new connection, so that the primary hands it to the next worker. */
-async function get(url: string): Promise<{ status: number; cacheStatus: string }> {
-  const res = await request(url, { reset: true });
+async function get(url: string, host?: string): Promise<{ status: number; cacheStatus: string }> {
+  const res = await request(url, { reset: true, headers: host ? { host } : {} });
   await res.body.dump();
   return { status: res.statusCode, cacheStatus: String(res.headers['cache-status'] ?? '') };
+}
+
+/** A GET on a new connection, with the fields the shared-cache test looks at. */
+async function fullGet(url: string) {
+  const res = await request(url, { reset: true });
+  await res.body.dump();
+  const field = (name: string) => res.headers[name] as string | undefined;
+  return {
+    status: res.statusCode,
+    cacheStatus: field('cache-status') ?? '',
+    via: field('via'),
+    surrogate: field('surrogate-control'),
+  };
 }
 
 async function metrics(node: Node): Promise<string> {
@@ -110,6 +123,17 @@ test('a worker killed with SIGKILL is replaced, and the node keeps serving meanw
   const m = await metrics(node);
   assert.equal(metricSum(m, 'strata_worker_restarts_total'), 1);
   assert.equal(metricSum(m, 'strata_workers_ready'), 2);
+
+  // With no worker left the node is not ready, until a replacement is.
+  const pids = lines(node.run)
+    .filter((l) => l.includes('"msg":"worker ready"'))
+    .slice(-2)
+    .map((l) => (JSON.parse(l) as { pid: number }).pid);
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
+  const readyz = async () => (await request(`${node.admin}/readyz`)).statusCode;
+  await until(async () => (await readyz()) === 503, 10_000);
+  // (node:cluster binds the port again for the new worker: with port 0, as here, another one.)
+  await until(async () => (await readyz()) === 200, 10_000);
 });
 
 test('SIGHUP reloads the config one worker at a time with no failed request; a bad file is refused', async (t) => {
@@ -144,16 +168,98 @@ test('SIGHUP reloads the config one worker at a time with no failed request; a b
   assert.equal(await node.run.exited, 0);
 });
 
-test('workers: 2 with a disk tier is refused at start, naming the key', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'edge.yaml');
-  const text = config('http://127.0.0.1:1', 'edge-disk').replace(
-    'cache:\n',
-    `cache:\n  disk: { path: ${join(dir, 'cache')}, maxBytes: 64MiB }\n`,
+test('the workers share one cache: one origin request per object, whichever worker a client reached', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    // Slow enough that the concurrent misses below overlap on both workers.
+    setTimeout(
+      () => ok({ 'cache-control': 'max-age=60', 'surrogate-control': 'max-age=300' })(req, res, 0, ''),
+      200,
+    );
+  });
+  const node = await startNode(t, config(origin.url));
+  // Concurrent misses for one object, over new connections spread over both workers.
+  const first = await Promise.all(Array.from({ length: 10 }, () => fullGet(`${node.url}/together`)));
+  for (const r of first) assert.equal(r.status, 200);
+  // Then hits and misses for more objects, each request on its own connection.
+  const later: Awaited<ReturnType<typeof fullGet>>[] = [];
+  for (let i = 0; i < 40; i++) later.push(await fullGet(`${node.url}/object-${i % 8}`));
+  const perPath = new Map<string, number>();
+  for (const r of origin.requests) perPath.set(r.url, (perPath.get(r.url) ?? 0) + 1);
+  assert.deepEqual(
+    [...perPath.values()],
+    Array(9).fill(1),
+    `origin requests per path: ${JSON.stringify([...perPath])}`,
   );
-  await writeFile(file, text);
-  const run = runCli(t, ['edge', '--config', file]);
-  assert.equal(await run.exited, 1);
-  assert.match(run.stderr(), /: workers: must be 1 with cache\.disk/);
+  // The origin saw the client's request once, forwarded by the node once (one Via, one CDN-Loop entry).
+  for (const r of origin.requests) {
+    assert.equal(r.headers.via, '1.1 edge-workers (strata)');
+    assert.equal(r.headers['cdn-loop'], 'edge-workers');
+    assert.equal(r.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(r.headers['strata-worker-scheme'], undefined);
+  }
+  for (const r of [...first, ...later]) {
+    // One member and one Via entry for the node, and no surrogate field for the client.
+    assert.match(r.cacheStatus, /^edge-workers; [^,]+$/);
+    assert.equal(r.via, '1.1 edge-workers (strata)');
+    assert.equal(r.surrogate, undefined);
+  }
+  const hits = later.filter((r) => /; hit/.test(r.cacheStatus)).length;
+  assert.equal(hits, 32, "every request after an object's first is a hit");
+  const m = await metrics(node);
+  assert.equal(metricSum(m, 'strata_requests_total'), 50, 'a fill between workers is not a client request');
+  assert.ok(metricSum(m, 'strata_worker_sibling_fills_total') > 0);
+  // A hit at the worker that owns the key counts as the node's hit.
+  const firstHits = first.filter((r) => /; hit/.test(r.cacheStatus)).length;
+  assert.equal(metricSum(m, 'strata_requests_total', { outcome: 'hit' }), hits + firstHits);
+});
+
+test('with a disk tier each worker keeps the keys it owns, across a restart and a reload', async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=600' }));
+  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-disk-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const text = (id: string) =>
+    config(origin.url, id).replace(
+      'cache:\n',
+      `cache:\n  disk: { path: ${join(dir, 'cache')}, maxBytes: 64MiB }\n`,
+    );
+  // The cache key has the Host, and the restarted node listens on another port.
+  const host = 'disk.test';
+  let node = await startNode(t, text('edge-disk'));
+  for (let i = 0; i < 12; i++) assert.equal((await get(`${node.url}/kept-${i}`, host)).status, 200);
+  node.run.child.kill('SIGTERM');
+  assert.equal(await node.run.exited, 0);
+  assert.equal(origin.requests.length, 12);
+
+  // Restarted: every object comes from a worker's disk tier, none from the origin.
+  node = await startNode(t, text('edge-disk'));
+  for (let i = 0; i < 12; i++) assert.match((await get(`${node.url}/kept-${i}`, host)).cacheStatus, /; hit/);
+  assert.equal(origin.requests.length, 12);
+
+  // A reload replaces each worker after its predecessor closed its disk tier: no failed request.
+  let failures = 0;
+  let sent = 0;
+  let loading = true;
+  const load = (async () => {
+    while (loading) {
+      const res = await get(`${node.url}/kept-${sent++ % 12}`, host).catch(() => ({
+        status: 0,
+        cacheStatus: '',
+      }));
+      if (res.status !== 200) failures++;
+    }
+  })();
+  await writeFile(node.file, text('edge-disk-reloaded'));
+  node.run.child.kill('SIGHUP');
+  await until(() => node.run.stdout().includes('"msg":"reloaded"'), 40_000);
+  loading = false;
+  await load;
+  assert.equal(failures, 0, `${failures} of ${sent} requests failed during the reload`);
+  // While a worker was replaced, the other fetched its keys itself; the new workers start
+  // with empty memory tiers, and find every object on the disk tiers.
+  const fetched = origin.requests.length;
+  for (let i = 0; i < 12; i++)
+    assert.match((await get(`${node.url}/kept-${i}`, host)).cacheStatus, /^edge-disk-reloaded; hit/);
+  assert.equal(origin.requests.length, fetched);
+  const m = await metrics(node);
+  assert.ok(metricSum(m, 'strata_disk_hits_total') > 0);
 });

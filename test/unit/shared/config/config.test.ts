@@ -3,13 +3,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfigText, validateConfig } from '../../../../shared/config/config.js';
 import { StrataError } from '../../../../shared/errors.js';
 import type { Problem } from '../../../../shared/config/schema.js';
-import { workerConfig } from '../../../../shared/cluster/worker-config.js';
+import { removeStaleShards, workerConfig } from '../../../../shared/cluster/worker-config.js';
+import { tempDir } from '../../../helpers/temp.js';
 
 const minimal = { sites: [{ hosts: ['example.test'], origins: ['http://127.0.0.1:3000'] }] };
 
@@ -366,13 +368,13 @@ test('upstream.attempts and upstream.health have defaults and bounds', () => {
   hasProblem(problems, 'upstream.health.openFor', /100ms|at least/);
 });
 
-test('workers: auto or 1 to 256; more than 1 is refused with a disk tier', () => {
+test('workers: auto or 1 to 256, with or without a disk tier', () => {
   assert.equal(validateConfig(minimal).config?.workers, 1);
   assert.equal(validateConfig({ ...minimal, workers: 'auto' }).config?.workers, 'auto');
   hasProblem(problemsOf({ ...minimal, workers: 0 }), 'workers', /auto or an integer from 1 to 256/);
   hasProblem(problemsOf({ ...minimal, workers: 'all' }), 'workers', /auto or an integer/);
   const disk = { disk: { path: '/tmp/x', maxBytes: '64MiB' } };
-  hasProblem(problemsOf({ ...minimal, workers: 2, cache: disk }), 'workers', /must be 1 with cache\.disk/);
+  assert.deepEqual(validateConfig({ ...minimal, workers: 2, cache: disk }).problems, []);
   assert.deepEqual(validateConfig({ ...minimal, workers: 1, cache: disk }).problems, []);
 });
 
@@ -388,4 +390,26 @@ test('a worker gets its share of the memory budget, and the largest object still
   assert.equal(share.cache.memory.maxObjectBytes, 16 * 1024 ** 2);
   assert.equal(share.cache.maxFillBytes, 16 * 1024 ** 2);
   assert.throws(() => workerConfig(config!, 128), /cache\.memory\.maxBytes: must be at least/);
+});
+
+test('a worker gets its share of the disk tier, and the fill budget still takes the largest object', () => {
+  const { config } = validateConfig({
+    ...minimal,
+    workers: 2,
+    cache: { disk: { path: '/tmp/x', maxBytes: '1GiB', maxObjectBytes: '600MiB' }, maxFillBytes: '600MiB' },
+  });
+  const share = workerConfig(config!, 2);
+  assert.equal(share.cache.disk?.maxBytes, 512 * 1024 ** 2);
+  assert.equal(share.cache.disk?.maxObjectBytes, 512 * 1024 ** 2);
+  assert.equal(share.cache.maxFillBytes, 512 * 1024 ** 2);
+});
+
+test('the disk tiers of workers past the configured count are removed, and nothing else', async (t) => {
+  const path = await tempDir(t, 'strata-shards');
+  for (const name of ['worker-0', 'worker-1', 'worker-2', 'worker-10', 'keep-me'])
+    mkdirSync(join(path, name));
+  const { config } = validateConfig({ ...minimal, workers: 2, cache: { disk: { path, maxBytes: '64MiB' } } });
+  assert.deepEqual(removeStaleShards(config!, 2).sort(), ['worker-10', 'worker-2']);
+  assert.deepEqual(readdirSync(path).sort(), ['keep-me', 'worker-0', 'worker-1']);
+  assert.deepEqual(removeStaleShards(validateConfig(minimal).config!, 1), []);
 });
