@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // npm run bench:relay: TCP relay throughput (MiB/s over 1 and 64 connections) and UDP relay
 // datagrams per second, each against the backend reached directly in the same run (and, for
-// a bare Node.js relay), printed as ratios (goal: relay >= 0.8x direct). The backend, the
+// a bare Node.js relay), printed as ratios (goal: relay >= 0.8x direct), with the CPU time the
+// relaying process spent per GiB or per 1,000 datagrams (robust to a busy machine, where
+// throughput is not). The backend, the
 // edge (strata edge with relays, as operators run it), the bare pipe and each load run are
 // processes of their own; every run is bounded by --duration and targets 127.0.0.1 only.
 
@@ -13,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { request } from 'undici';
+import { processTicks, ticksPerSecond } from './cpu-usage.js';
 import { detectPinning, pinned, startChild, stopAll, stopChildrenOnExit } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -69,29 +72,52 @@ interface Scenario {
   unit: 'MiB/s' | 'pkt/s';
   mode: 'tcp' | 'udp';
   connections: number;
-  targets: { name: string; port: number }[];
+  /** `pid`: the process that relays for this target, whose CPU time is measured (not for direct). */
+  targets: { name: string; port: number; pid?: number }[];
 }
+
+interface Run {
+  /** MiB/s (TCP) or replies/s (UDP), measured after the warm-up. */
+  value: number;
+  /** CPU of the relaying process per GiB (TCP) or per 1,000 datagrams relayed each way (UDP), in ms. */
+  cpuMs?: number;
+}
+
+/** What the CPU figure is per: a GiB relayed (TCP), or 1,000 datagrams each way (UDP). */
+const cpuUnit = (scenario: Scenario) => (scenario.mode === 'tcp' ? 'GiB' : '1k pkt');
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function load(o: Options, cpu: number | undefined, scenario: Scenario, port: number): Promise<number> {
+async function load(
+  o: Options,
+  cpu: number | undefined,
+  scenario: Scenario,
+  target: Scenario['targets'][number],
+): Promise<Run> {
   const script = join(here, 'relay-load.js');
   const args = [
     script,
     scenario.mode,
-    String(port),
+    String(target.port),
     String(scenario.connections),
     String(o.durationMs),
     String(o.udpWindow),
     String(o.udpBytes),
   ];
   const [command, argv] = pinned(cpu, process.execPath, args);
+  const before = target.pid === undefined ? 0 : processTicks(target.pid, false);
   const { stdout } = await promisify(execFile)(command, argv, { timeout: o.durationMs + 30_000 });
+  const ticks = target.pid === undefined ? 0 : processTicks(target.pid, false) - before;
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
-  return scenario.mode === 'tcp' ? result.mibPerSecond : result.packetsPerSecond;
+  // CPU time over everything the run moved, warm-up included (the ticks cover it too).
+  const units = scenario.mode === 'tcp' ? result.total / 1024 ** 3 : result.total / 1000;
+  return {
+    value: scenario.mode === 'tcp' ? result.mibPerSecond : result.packetsPerSecond,
+    cpuMs: target.pid === undefined ? undefined : (ticks * (1000 / ticksPerSecond)) / units,
+  };
 }
 
 async function main(): Promise<number> {
@@ -156,8 +182,8 @@ relays:
     });
     const tcpTargets = [
       { name: 'direct', port: tcpPort },
-      { name: 'relay', port: relayPort('tcp') },
-      { name: 'bare relay', port: Number(bare.ready.tcpPort) },
+      { name: 'relay', port: relayPort('tcp'), pid: edge.process.pid },
+      { name: 'bare relay', port: Number(bare.ready.tcpPort), pid: bare.process.pid },
     ];
     const scenarios: Scenario[] = [
       { name: 'tcp, 1 connection', unit: 'MiB/s', mode: 'tcp', connections: 1, targets: tcpTargets },
@@ -169,37 +195,39 @@ relays:
         connections: o.udpClients,
         targets: [
           { name: 'direct', port: udpPort },
-          { name: 'relay', port: relayPort('udp') },
-          { name: 'bare relay', port: Number(bare.ready.udpPort) },
+          { name: 'relay', port: relayPort('udp'), pid: edge.process.pid },
+          { name: 'bare relay', port: Number(bare.ready.udpPort), pid: bare.process.pid },
         ],
       },
     ];
     console.log(`relay bench: ${o.rounds} rounds of ${o.durationMs} ms per target; ${pin.note}`);
     const rows: string[][] = [];
     for (const scenario of scenarios) {
-      const results = new Map<string, number[]>(scenario.targets.map((t) => [t.name, []]));
+      const results = new Map<string, Run[]>(scenario.targets.map((t) => [t.name, []]));
       for (let round = 0; round < o.rounds; round++) {
         // Interleaved, and reversed every other round, so drift hurts no target more than another.
         const order = round % 2 ? [...scenario.targets].reverse() : scenario.targets;
         for (const target of order) {
-          const value = await load(o, pin.generatorCpu, scenario, target.port);
-          results.get(target.name)!.push(value);
+          const run = await load(o, pin.generatorCpu, scenario, target);
+          results.get(target.name)!.push(run);
+          const cpuText =
+            run.cpuMs === undefined ? '' : `, CPU ${run.cpuMs.toFixed(0)} ms per ${cpuUnit(scenario)}`;
           console.log(
-            `  ${scenario.name}, round ${round + 1}: ${target.name} ${value.toFixed(0)} ${scenario.unit}`,
+            `  ${scenario.name}, round ${round + 1}: ${target.name} ${run.value.toFixed(0)} ${scenario.unit}${cpuText}`,
           );
         }
       }
-      const direct = median(results.get('direct')!);
-      const relay = median(results.get('relay')!);
-      const bareValue = median(results.get('bare relay')!);
-      const ratio = relay / direct;
+      const value = (name: string) => median(results.get(name)!.map((r) => r.value));
+      const cpu = (name: string) => median(results.get(name)!.map((r) => r.cpuMs!));
+      const ratio = value('relay') / value('direct');
       rows.push([
         scenario.name,
-        `${direct.toFixed(0)} ${scenario.unit}`,
-        `${relay.toFixed(0)} ${scenario.unit}`,
-        `${bareValue.toFixed(0)} ${scenario.unit}`,
+        `${value('direct').toFixed(0)} ${scenario.unit}`,
+        `${value('relay').toFixed(0)} ${scenario.unit}`,
+        `${value('bare relay').toFixed(0)} ${scenario.unit}`,
         `${ratio.toFixed(2)}x`,
-        `${(relay / bareValue).toFixed(2)}x`,
+        `${(value('relay') / value('bare relay')).toFixed(2)}x`,
+        `${cpu('relay').toFixed(0)} / ${cpu('bare relay').toFixed(0)} ms per ${cpuUnit(scenario)}`,
         ratio >= 0.8 ? 'PASS' : 'MISS',
       ]);
     }
@@ -211,7 +239,16 @@ relays:
       .filter((l) => /^strata_relay_(errors_total|refused_total|dropped_packets_total)\{/.test(l))
       .filter((l) => !/ 0$/.test(l));
     printTable(
-      ['scenario', 'direct', 'relay', 'bare relay', 'relay/direct', 'relay/bare', 'goal 0.8x'],
+      [
+        'scenario',
+        'direct',
+        'relay',
+        'bare relay',
+        'relay/direct',
+        'relay/bare',
+        'CPU relay / bare',
+        'goal 0.8x',
+      ],
       rows,
     );
     console.log(

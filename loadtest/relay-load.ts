@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The relay bench's load generator, one process per run: TCP downloads over N connections
 // (MiB/s received), or UDP ping-pong from N sockets with W datagrams in flight each (replies
-// per second). Bounded by --duration; prints one JSON line. Loopback only.
+// per second). Bounded by --duration; prints one JSON line (`total`: bytes or replies including
+// the warm-up, for CPU per unit). Loopback only.
 // Usage: relay-load.js tcp|udp PORT CONNECTIONS DURATION_MS [WINDOW] [BYTES]
 
 import { connect, type Socket } from 'node:net';
@@ -20,12 +21,14 @@ function report(measured: number, seconds: number, extra: Record<string, number>
 
 async function tcp(): Promise<void> {
   let bytes = 0;
+  let total = 0;
   let counting = false;
   let errors = 0;
   const sockets: Socket[] = [];
   for (let i = 0; i < count; i++) {
     const socket = connect(port, '127.0.0.1');
     socket.on('data', (chunk: Buffer) => {
+      total += chunk.length;
       if (counting) bytes += chunk.length;
     });
     socket.on('error', () => errors++);
@@ -38,13 +41,14 @@ async function tcp(): Promise<void> {
   counting = false;
   const seconds = (performance.now() - start) / 1000;
   for (const s of sockets) s.destroy();
-  report(bytes, seconds, { errors, mibPerSecond: bytes / 1024 / 1024 / seconds });
+  report(bytes, seconds, { total, errors, mibPerSecond: bytes / 1024 / 1024 / seconds });
 }
 
 async function udp(): Promise<void> {
   const window = Number(windowText);
   const payload = Buffer.alloc(Number(bytesText), 'u');
   let replies = 0;
+  let total = 0;
   let counting = false;
   let resent = 0;
   let running = true;
@@ -55,6 +59,7 @@ async function udp(): Promise<void> {
     let inFlight = 0;
     let lastReplyMs = performance.now();
     socket.on('message', () => {
+      total++;
       if (counting) replies++;
       lastReplyMs = performance.now();
       inFlight--;
@@ -84,7 +89,7 @@ async function udp(): Promise<void> {
   running = false;
   const seconds = (performance.now() - start) / 1000;
   for (const s of sockets) s.close();
-  report(replies, seconds, { resent, packetsPerSecond: replies / seconds });
+  report(replies, seconds, { total, resent, packetsPerSecond: replies / seconds });
 }
 
 await (mode === 'tcp' ? tcp() : udp());
