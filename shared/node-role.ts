@@ -2,11 +2,15 @@
 // (node.ts) is the same for every role; a role checks the config for what only it allows or
 // needs, and says where each site's requests go upstream.
 
+import type { Registry } from 'prom-client';
+import type { ReadinessCheck } from './admin-server.js';
 import type { SiteConfig, StrataConfig } from './config/config.js';
 import type { Problem } from './config/schema.js';
 import type { RequestFilter } from './http/phases.js';
 import type { UpstreamSelector } from './http/select.js';
 import type { Upstreams } from './http/upstreams.js';
+import type { Logger } from './log.js';
+import type { Service } from './service.js';
 
 /** A node's place in the CDN: edges face clients, shields face edges and protect origins. */
 export type RoleName = 'edge' | 'shield';
@@ -24,4 +28,25 @@ export interface NodeRole {
   selector(site: SiteConfig, config: StrataConfig, upstreams: Upstreams): UpstreamSelector;
   /** The role's request filters (auth, rate limits, geo rules), run in order after routing. */
   filters?(config: StrataConfig): RequestFilter[];
+  /**
+   * The role's services that run once per node, not once per worker (the edge's relays): the
+   * StrataNode runs them with workers: 1, the primary process with more. Runs once at start;
+   * none when absent.
+   */
+  nodeServices?(config: StrataConfig, context: RoleServiceContext): RoleService[];
+}
+
+/** What a role's node services get from the process that runs them. */
+export interface RoleServiceContext {
+  log: Logger;
+  /** Where one line per relayed connection goes; absent when log.access is off. */
+  accessLog: Logger | undefined;
+  /** The registry served on /metrics (the node's, or the primary's own beside the workers' sum). */
+  registry: Registry;
+  now: () => number;
+}
+
+/** A node service that also says how it is doing on /readyz. */
+export interface RoleService extends Service {
+  readiness(): ReadinessCheck[];
 }

@@ -8,7 +8,7 @@ import { LineWriter } from './line-writer.js';
 import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
-import type { NodeRole } from './node-role.js';
+import type { NodeRole, RoleService } from './node-role.js';
 import { buildStore, memoryTier, openStore, tierStats } from './cache/build-store.js';
 import { HeapWatch, heapProblem } from './heap.js';
 import type { CacheStore } from './cache/store.js';
@@ -60,6 +60,8 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
+  /** The role's once-per-node services (the edge's relays); none in a worker (its primary runs them). */
+  readonly nodeServices: readonly RoleService[];
   /** What serves the node's clients, started last and stopped first... */
   private readonly clients: ServiceGroup;
   /** ...and what they need: store, upstream pools, admin and the other workers' fills. */
@@ -162,6 +164,17 @@ export class StrataNode {
     this.https = config.listen.https
       ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics, upgrade)
       : undefined;
+    this.nodeServices =
+      options.worker === undefined
+        ? (this.role.nodeServices?.(config, {
+            log: this.log,
+            // Like the HTTP access log: written whatever log.level says, unless log.access is off.
+            accessLog: config.log.access ? (logging ? atAnyLevel(this.log) : this.log) : undefined,
+            registry: this.metrics.registry,
+            now: clock,
+          }) ?? [])
+        : [];
+    for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
@@ -173,6 +186,7 @@ export class StrataNode {
       store,
       heap,
       this.upstreams,
+      ...this.nodeServices,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
       // Stops after the client listeners: the other workers' fills go on while this one drains.

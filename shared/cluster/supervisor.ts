@@ -12,7 +12,8 @@ import { AdminServer } from '../admin-server.js';
 import { loadConfig, type StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { NodeRole } from '../node-role.js';
+import type { NodeRole, RoleService } from '../node-role.js';
+import { ServiceGroup } from '../service.js';
 import { removeStaleShards, workerConfig, workerCount } from './worker-config.js';
 import { heapLimitMiB, heapNeededMiB } from '../heap.js';
 import { handoffMs, workerEnv, type WorkerMessage } from './worker.js';
@@ -51,6 +52,9 @@ export class Supervisor {
   private readonly registry = new Registry();
   private readonly restarts: Counter;
   private httpPort = 0;
+  /** The role's once-per-node services (an edge's relays): here, not in the workers. */
+  readonly nodeServices: readonly RoleService[];
+  private readonly nodeGroup: ServiceGroup;
   /** The workers' sockets for fills between them (siblings.ts): a folder only this node uses. */
   private readonly dir = mkdtempSync(join(tmpdir(), 'strata-'));
   /** Workers replaced on a reload that still hand their memory tier over (handOff). */
@@ -85,11 +89,27 @@ export class Supervisor {
       // The node serves while any worker does (connections go to the workers listening).
       () => [...slots.values()].some((s) => s.ready),
     );
+    this.nodeServices =
+      options.role.nodeServices?.(options.config, {
+        log: options.log,
+        accessLog: options.config.log.access ? options.log.child({}, { level: 'info' }) : undefined,
+        registry: this.registry,
+        now: Date.now,
+      }) ?? [];
+    for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
+    this.nodeGroup = new ServiceGroup(this.nodeServices);
   }
 
   /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */
   async start(): Promise<{ httpPort: number; adminPort: number; workers: number }> {
     await this.admin.start();
+    try {
+      await this.nodeGroup.start();
+    } catch (err) {
+      await this.admin.stop();
+      rmSync(this.dir, { recursive: true, force: true });
+      throw err;
+    }
     const count = workerCount(this.config);
     const share = workerConfig(this.config, count);
     this.count = count;
@@ -191,6 +211,8 @@ export class Supervisor {
         problems.push({ path: 'listen.admin', message: 'the admin listener changes only with a restart' });
       if (next.listen.http !== this.config.listen.http)
         problems.push({ path: 'listen.http', message: 'the listener changes only with a restart' });
+      if (JSON.stringify(next.relays) !== JSON.stringify(this.config.relays))
+        problems.push({ path: 'relays', message: 'relays change only with a restart' });
       if (problems.length > 0) throw new StrataError('CONFIG_INVALID', undefined, { problems });
     } catch (err) {
       const problems = (err as StrataError).context?.problems as
@@ -295,8 +317,12 @@ export class Supervisor {
     this.stopping = true;
     this.admin.ready = false;
     await this.reloading?.catch(() => undefined);
-    await Promise.all([...this.slots.values()].map((s) => this.drain(s.worker)));
-    await Promise.all(this.handingOff);
+    const deadlineMs = Date.now() + this.config.shutdown.drainTimeout;
+    await Promise.all([
+      ...[...this.slots.values()].map((s) => this.drain(s.worker)),
+      ...this.handingOff,
+      this.nodeGroup.stop(deadlineMs),
+    ]);
     this.slots.clear();
     rmSync(this.dir, { recursive: true, force: true });
     await this.admin.stop();

@@ -17,6 +17,7 @@ import {
 import { cacheSection } from './sections/cache.js';
 import { listenSection, logSection, nodeSection, shutdownSection } from './sections/node.js';
 import { proxySection } from './sections/proxy.js';
+import { relaysSection } from './sections/relays.js';
 import { serverSection } from './sections/server.js';
 import { shieldFallback, shieldList } from './sections/shields.js';
 import { sitesSection } from './sections/sites.js';
@@ -26,6 +27,7 @@ import { websocketSection } from './sections/websocket.js';
 export type { ShieldConfig } from './sections/shields.js';
 export type { SiteConfig } from './sections/sites.js';
 export type { OriginEntry } from './fields.js';
+export type { RelaysConfig, TcpRelayConfig, UdpRelayConfig } from './sections/relays.js';
 
 /** The whole config. Each section checks its own cross-field rules (they run on partial values). */
 const configSchema = obj({
@@ -45,6 +47,8 @@ const configSchema = obj({
   upstream: upstreamSection,
   proxy: proxySection,
   websocket: websocketSection,
+  /** TCP and UDP relays (edge only): non-HTTP traffic passed to backends. */
+  relays: relaysSection,
   log: logSection,
   shutdown: shutdownSection,
 });
