@@ -124,6 +124,8 @@ export class StrataNode {
         config.cache.targetedField && !this.role.servesStrata
           ? [config.cache.targetedField.toLowerCase()]
           : [],
+      // A shield answers edges, which index tags for purges: they get the surrogate fields.
+      surrogateFields: this.role.servesStrata ? 'pass' : 'remove',
     });
     this.websocket.handle = this.pipeline.handle;
     const upgrade = this.websocket.accept;

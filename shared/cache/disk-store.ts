@@ -226,8 +226,11 @@ export class DiskStore implements CacheStore {
       for (const e of entries) visit?.(e.key, e.variant);
       if (entries.length === 0) return 0;
       try {
-        if (soft) await db.batch(await invalidationOps(db, entries));
-        else await this.remove(db, entries);
+        if (soft) {
+          // Bounded batches, as removals: a soft purge of many objects never holds the event loop long.
+          for (let i = 0; i < entries.length; i += 256)
+            await db.batch(await invalidationOps(db, entries.slice(i, i + 256)));
+        } else await this.remove(db, entries);
       } catch (err) {
         this.writeFailed(err);
         throw err;

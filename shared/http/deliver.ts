@@ -32,14 +32,19 @@ export class Deliverer {
   /** Response fields never sent downstream (see notDownstream). */
   private readonly dropped: ReadonlySet<string>;
 
-  /** `hidden`: lowercase names of fields this node keeps from clients beyond the usual ones. */
+  /**
+   * `hidden`: lowercase names of fields this node keeps from clients beyond the usual ones;
+   * `surrogate`: whether Surrogate-Key, Cache-Tag and Surrogate-Control go downstream (a shield's
+   * 'pass') or not (an edge's 'remove', the default).
+   */
   constructor(
     nodeId: string,
     private readonly via: string,
     hidden: readonly string[] = [],
+    surrogate: 'pass' | 'remove' = 'remove',
   ) {
     this.cacheStatus = new CacheStatusFormatter(nodeId);
-    this.dropped = notDownstream(hidden);
+    this.dropped = notDownstream(hidden, surrogate);
   }
 
   /** The fields of an upstream response that this node passes downstream. */

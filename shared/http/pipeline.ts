@@ -42,6 +42,7 @@ import {
   type RequestFilter,
 } from './phases.js';
 import type { HopTrust } from './trust.js';
+import { PurgeFences } from '../purge/fences.js';
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -63,6 +64,8 @@ export interface PipelineOptions {
   accessLog?: AccessLog;
   /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
   hiddenFields?: readonly string[];
+  /** Whether Strata's surrogate fields (Surrogate-Key, Cache-Tag, Surrogate-Control) go downstream; default remove. */
+  surrogateFields?: 'pass' | 'remove';
   /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
   websocket?: {
     decide(ctx: RequestContext): Decision | undefined;
@@ -93,6 +96,8 @@ export class Pipeline {
   /** Misses, fills and serving stored objects. */
   private readonly flow: FillFlow;
   readonly fills: FillRegistry;
+  /** Purges applied on this node, as fences for the fills in flight (purge/fences.ts). */
+  readonly fences = new PurgeFences();
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}-`;
   /** Which hops' X-Request-Id is taken as the request's id (proxy.trustForwarded, trustedProxies). */
@@ -115,7 +120,7 @@ export class Pipeline {
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
       targetedField: options.config.cache.targetedField?.toLowerCase(),
     };
-    this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields);
+    this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields, options.surrogateFields);
     this.upstream = options.upstream;
     this.accessLog = options.accessLog;
     this.websocket = options.websocket;
@@ -133,6 +138,7 @@ export class Pipeline {
       memoryMaxObjectBytes: options.config.cache.memory.maxObjectBytes,
       maxFillBytes: options.config.cache.maxFillBytes,
       run: (ctx, work) => this.run(ctx, work),
+      fences: this.fences,
     });
     this.metrics.countFillBytes(() => this.flow.bytesInFills);
   }
