@@ -1,6 +1,7 @@
-// AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus).
+// AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus),
+// and the routes of what plugs in (the purge API, purge/api.ts).
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Service } from './service.js';
 import { listen } from './http/listen.js';
 
@@ -19,6 +20,13 @@ export class AdminServer implements Service {
   port = 0;
   /** Set by the node once every service is up; cleared when draining starts. */
   ready = false;
+  /**
+   * Routes plugged in (the purge API): each says whether it handled the request, before the
+   * listener's own. Set before start.
+   */
+  routes: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
+  /** Lines added to /readyz's body ("purge: Redis unreachable ..."); they never change its status. */
+  details: (() => string | undefined)[] = [];
 
   constructor(
     private readonly address: string,
@@ -28,6 +36,7 @@ export class AdminServer implements Service {
       { requestTimeout: 10_000, headersTimeout: 5_000, connectionsCheckingInterval: 1000 },
       (req, res) => {
         const path = (req.url ?? '/').split('?')[0];
+        for (const route of this.routes) if (route(req, res)) return;
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           res
             .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' })
@@ -39,7 +48,7 @@ export class AdminServer implements Service {
         } else if (path === '/readyz') {
           res
             .writeHead(this.ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
-            .end(this.ready ? 'ready\n' : 'not ready\n');
+            .end((this.ready ? 'ready\n' : 'not ready\n') + this.detailLines());
         } else if (path === '/metrics') {
           this.metrics.metrics().then(
             (text) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text),
@@ -51,6 +60,15 @@ export class AdminServer implements Service {
       },
     );
     this.server.maxConnections = maxAdminConnections;
+  }
+
+  private detailLines(): string {
+    let text = '';
+    for (const detail of this.details) {
+      const line = detail();
+      if (line) text += `${line}\n`;
+    }
+    return text;
   }
 
   async start(): Promise<void> {

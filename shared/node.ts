@@ -22,6 +22,13 @@ import { WebSocketProxy } from './http/websocket.js';
 import { HttpsPolicy } from './http/https-policy.js';
 import { authority, parseHostPort } from './http/listen.js';
 import { AdminServer } from './admin-server.js';
+import { TieredStore } from './cache/tiered-store.js';
+import { memoryPosition, type PositionStore } from './purge/agent.js';
+import { PurgeBus } from './purge/bus.js';
+import { nodeAddresses } from './purge/heartbeat.js';
+import { PurgeMethod } from './purge/purge-method.js';
+import { Purger } from './purge/purger.js';
+import { strataVersion } from './version.js';
 
 export interface NodeOptions {
   /** The node's role: edgeRole (edge/edge-role.ts) or shieldRole (shield/shield-role.ts). */
@@ -56,7 +63,12 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
+  /** The one entry point of purges on this node: store, fills in flight and fences. */
+  readonly purger: Purger;
+  /** The node's part in fleet-wide purges; absent in a worker (its primary has it). */
+  readonly purge: PurgeBus | undefined;
   private readonly services: ServiceGroup;
+  private readonly startedMs = Date.now();
 
   /** Throws CONFIG_INVALID when the config has what the role cannot run. */
   constructor(config: StrataConfig, options: NodeOptions) {
@@ -116,8 +128,11 @@ export class StrataNode {
       // Redirects to HTTPS come before the role's checks (auth, rate limits).
       filters: [
         ...(HttpsPolicy.needed(config.sites) ? [new HttpsPolicy(config.sites)] : []),
+        // PURGE is Strata's own word on every node: refused unless purge.methodFrom allows it.
+        new PurgeMethod(config.purge.methodFrom),
         ...(this.role.filters?.(config) ?? []),
       ],
+      purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : undefined,
       clock,
       accessLog: this.accessLog,
       hiddenFields:
@@ -140,6 +155,25 @@ export class StrataNode {
     this.https = config.listen.https
       ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics, upgrade)
       : undefined;
+    this.purger = new Purger({
+      store: this.store,
+      fills: this.pipeline.fills,
+      router: this.router,
+      fences: this.pipeline.fences,
+    });
+    this.purge =
+      options.worker === undefined
+        ? new PurgeBus({
+            config,
+            target: { apply: async (spec) => ({ objects: await this.purger.apply(spec) }) },
+            position: () => this.purgePosition(),
+            describe: () => this.describe(),
+            logger: this.log,
+            registry: this.metrics.registry,
+            admin: this.admin,
+            clock,
+          })
+        : undefined;
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
@@ -147,6 +181,9 @@ export class StrataNode {
     };
     this.services = new ServiceGroup([
       store,
+      // After the store (its position is kept with the disk tier), before the listeners: a
+      // restarted node has applied what it missed before it serves.
+      ...(this.purge ? [this.purge] : []),
       this.upstreams,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
@@ -162,6 +199,7 @@ export class StrataNode {
   async start(): Promise<void> {
     await this.services.start();
     this.admin.ready = true;
+    this.purge?.announce();
     const https = this.https && {
       https: authority(parseHostPort(this.config.listen.https!.address).host, this.https.port),
       httpsPort: this.https.port,
@@ -170,6 +208,35 @@ export class StrataNode {
       { ...listening(this.config, this.http.port, this.admin.port), ...https },
       `${this.role.name} started`,
     );
+  }
+
+  /** Where the last applied purge is kept: with the disk tier when there is one, else in memory. */
+  private purgePosition(): PositionStore {
+    const store = this.store;
+    if (!(store instanceof TieredStore)) return memoryPosition();
+    return {
+      load: async () => (await store.disk.getSetting('purge-position'))?.replace(/^v1:/, ''),
+      save: (id) => store.disk.putSetting('purge-position', `v1:${id}`),
+    };
+  }
+
+  /** The heartbeat's description of this node (docs/admin-api.md, "Node heartbeats"). */
+  private describe() {
+    const http = listening(this.config, this.http.port, this.admin.port);
+    const https =
+      this.https && authority(parseHostPort(this.config.listen.https!.address).host, this.https.port);
+    return {
+      node: this.config.node.id,
+      role: this.role.name,
+      region: this.config.node.region,
+      version: strataVersion(),
+      http: http.http,
+      ...(https ? { https } : {}),
+      admin: http.admin,
+      addresses: nodeAddresses([this.config.listen.http, this.config.listen.https?.address]),
+      startedMs: this.startedMs,
+      workers: 1,
+    };
   }
 
   /**

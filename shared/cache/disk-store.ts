@@ -13,6 +13,7 @@ import {
   objectId,
   pendingKey,
   reclaimKey,
+  settingKey,
   type BodyLayout,
   type ObjectRecord,
 } from './disk-layout.js';
@@ -241,6 +242,26 @@ export class DiskStore implements CacheStore {
 
   stats(): StoreStats {
     return { objects: this.index.size, bytes: this.index.bytes };
+  }
+
+  /**
+   * A setting kept with the cache (v1:s:<name>), such as the last purge applied: written in
+   * turn with the purges before it, so it never claims one whose removals are not on disk yet.
+   * Undefined when absent or when the disk tier is not open.
+   */
+  getSetting(name: string): Promise<string | undefined> {
+    return this.exclusive(async () => (await this.db?.get(settingKey(name)))?.toString('utf8'));
+  }
+
+  /** Writes a setting (see getSetting); a failed write is counted as disk write errors are. */
+  putSetting(name: string, value: string): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        await this.db?.batch([{ type: 'put', key: settingKey(name), value: Buffer.from(value) }]);
+      } catch (err) {
+        this.writeFailed(err);
+      }
+    });
   }
 
   /** Waits for puts in progress, persists access times and closes the database. */

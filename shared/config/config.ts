@@ -19,6 +19,7 @@ import {
 import { cacheSection } from './sections/cache.js';
 import { listenSection, logSection, nodeSection, shutdownSection } from './sections/node.js';
 import { proxySection } from './sections/proxy.js';
+import { purgeSection } from './sections/purge.js';
 import { serverSection } from './sections/server.js';
 import { shieldFallback, shieldList } from './sections/shields.js';
 import { sitesSection } from './sections/sites.js';
@@ -26,6 +27,7 @@ import { upstreamSection } from './sections/upstream.js';
 import { websocketSection } from './sections/websocket.js';
 
 export type { ShieldConfig } from './sections/shields.js';
+export type { PurgeConfig } from './sections/purge.js';
 export type { SiteConfig } from './sections/sites.js';
 export type { OriginEntry } from './fields.js';
 
@@ -47,6 +49,8 @@ const configSchema = obj({
   upstream: upstreamSection,
   proxy: proxySection,
   websocket: websocketSection,
+  /** Fleet-wide purges: the bus (Redis), the API's token and limits (docs/configuration.md). */
+  purge: purgeSection,
   log: logSection,
   shutdown: shutdownSection,
 });

@@ -66,6 +66,8 @@ export interface PipelineOptions {
   hiddenFields?: readonly string[];
   /** Whether Strata's surrogate fields (Surrogate-Key, Cache-Tag, Surrogate-Control) go downstream; default remove. */
   surrogateFields?: 'pass' | 'remove';
+  /** Sends a PURGE request's URL to the purge bus; resolves with the purge's id. Absent: PURGE is refused. */
+  purge?: (url: string) => Promise<{ id: string }>;
   /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
   websocket?: {
     decide(ctx: RequestContext): Decision | undefined;
@@ -93,6 +95,7 @@ export class Pipeline {
   private readonly upstream: UpstreamClient;
   private readonly accessLog: AccessLog | undefined;
   private readonly websocket: PipelineOptions['websocket'];
+  private readonly purgeUrl: PipelineOptions['purge'];
   /** Misses, fills and serving stored objects. */
   private readonly flow: FillFlow;
   readonly fills: FillRegistry;
@@ -124,6 +127,7 @@ export class Pipeline {
     this.upstream = options.upstream;
     this.accessLog = options.accessLog;
     this.websocket = options.websocket;
+    this.purgeUrl = options.purge;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
     this.flow = new FillFlow({
       fills: this.fills,
@@ -163,6 +167,10 @@ export class Pipeline {
           break;
         case 'respond':
           this.respondError(ctx, decision.error);
+          break;
+        case 'purge':
+          ctx.outcome.pass('bypass');
+          this.run(ctx, this.purge(ctx, decision.url));
           break;
         case 'synth':
           this.synth(ctx, decision.status, decision.body, decision.fields);
@@ -374,6 +382,13 @@ export class Pipeline {
     } catch (e) {
       consumer.fail(StrataError.from(e));
     }
+  }
+
+  /** Phase purge: the URL goes to the purge bus; the answer names the purge once it is accepted. */
+  private async purge(ctx: RequestContext, url: string): Promise<void> {
+    if (!this.purgeUrl) throw new StrataError('PURGE_METHOD_REFUSED');
+    const { id } = await this.purgeUrl(url);
+    this.synth(ctx, 200, JSON.stringify({ id, url }) + '\n', { 'content-type': 'application/json' });
   }
 
   private invalidate(ctx: RequestContext, headers: UpstreamResponse['headers']): void {
