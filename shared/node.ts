@@ -28,6 +28,7 @@ import { PurgeBus } from './purge/bus.js';
 import { nodeAddresses } from './purge/heartbeat.js';
 import { PurgeMethod } from './purge/purge-method.js';
 import { Purger } from './purge/purger.js';
+import { TierFence } from './purge/tier-fence.js';
 import { strataVersion } from './version.js';
 
 export interface NodeOptions {
@@ -130,9 +131,12 @@ export class StrataNode {
         ...(HttpsPolicy.needed(config.sites) ? [new HttpsPolicy(config.sites)] : []),
         // PURGE is Strata's own word on every node: refused unless purge.methodFrom allows it.
         new PurgeMethod(config.purge.methodFrom),
+        // A shield answers an edge that has applied a purge this shield has not from the origin.
+        ...(this.role.servesStrata ? [new TierFence(() => this.purger.appliedId)] : []),
         ...(this.role.filters?.(config) ?? []),
       ],
       purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : undefined,
+      purgedThrough: () => this.purger.appliedId,
       clock,
       accessLog: this.accessLog,
       hiddenFields:
@@ -171,7 +175,7 @@ export class StrataNode {
             logger: this.log,
             registry: this.metrics.registry,
             admin: this.admin,
-            clock,
+            // Liveness and purge lag run on wall-clock time, not the cache's clock (which tests move by hand).
           })
         : undefined;
     const store: Service = {

@@ -25,6 +25,7 @@ import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 import { interimTo } from './interim.js';
 import type { PurgeFences } from '../purge/fences.js';
+import { purgedThroughField } from '../purge/tier-fence.js';
 
 /** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const fillStrips = [
@@ -55,6 +56,12 @@ export interface FillFlowOptions {
   run(ctx: RequestContext, work: Promise<void>): void;
   /** Purges applied since a fill started decide whether its response is stored (purge/fences.ts). */
   fences: PurgeFences;
+  /**
+   * The last purge this node applied, for a fill that goes to a shield (undefined: to an origin):
+   * sent as Strata-Purged-Through, so that a shield which has not applied it yet fetches from
+   * the origin rather than answer with what the purge removed (purge/tier-fence.ts).
+   */
+  purgedThrough?: (ctx: RequestContext) => string | undefined;
 }
 
 export class FillFlow {
@@ -325,6 +332,8 @@ export class FillFlow {
     // The origin is asked for exactly the codings the variant key stands for, so what is
     // stored under a key is what every request with that key accepts (see vary.ts).
     headers['accept-encoding'] = admittedCodings(varyValue(ctx.req.headers, 'accept-encoding')).join(', ');
+    const purged = this.options.purgedThrough?.(ctx);
+    if (purged !== undefined) headers[purgedThroughField] = purged;
     if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
     if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
     return headers;

@@ -66,6 +66,8 @@ export interface PipelineOptions {
   hiddenFields?: readonly string[];
   /** Whether Strata's surrogate fields (Surrogate-Key, Cache-Tag, Surrogate-Control) go downstream; default remove. */
   surrogateFields?: 'pass' | 'remove';
+  /** The last purge this node applied (purge/tier-fence.ts); absent: not sent to shields. */
+  purgedThrough?: () => string;
   /** Sends a PURGE request's URL to the purge bus; resolves with the purge's id. Absent: PURGE is refused. */
   purge?: (url: string) => Promise<{ id: string }>;
   /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
@@ -143,8 +145,15 @@ export class Pipeline {
       maxFillBytes: options.config.cache.maxFillBytes,
       run: (ctx, work) => this.run(ctx, work),
       fences: this.fences,
+      purgedThrough: options.purgedThrough && this.viaShield(options.purgedThrough),
     });
     this.metrics.countFillBytes(() => this.flow.bytesInFills);
+  }
+
+  /** The position a fill sends upstream when its site's misses go to shields (top-level or the site's own). */
+  private viaShield(position: () => string): (ctx: RequestContext) => string | undefined {
+    const top = this.config.shields.length > 0;
+    return (ctx) => ((ctx.site.config.shields?.length ?? (top ? 1 : 0)) > 0 ? position() : undefined);
   }
 
   /** The request listener of every listener (it says which). Synchronous on the memory-hit path. */

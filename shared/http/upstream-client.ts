@@ -2,6 +2,7 @@
 // it sends, walking the site's candidates while a failure is retryable (within
 // upstream.attempts), the peers' passive health, and timing.
 
+import { purgedThroughField } from '../purge/tier-fence.js';
 import { StrataError, catalog, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -43,6 +44,8 @@ export class UpstreamClient {
       cdnLoop: this.options.nodeId,
       allowedOverride: ctx.site.config.allowOverrideField?.toLowerCase(),
     });
+    // A tier's own word to the next (purge/tier-fence.ts); a fill to a shield sets it again.
+    delete headers[purgedThroughField];
     // The id of the request's access-log line and error responses, for the origin's logs.
     headers['x-request-id'] = ctx.id;
     // Edge Architecture 1.0: announce Strata as a surrogate so origins can target it.

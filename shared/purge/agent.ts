@@ -57,6 +57,8 @@ export class PurgeAgent implements Service {
   /** Whether the node has read the log up to its end at least once since it started. */
   caughtUp = false;
   private positioned = false;
+  /** Set by a start or reconnect: the next drain first checks that the log still reaches back. */
+  private catchUp: 'start' | 'reconnect' | undefined;
   private draining: Promise<void> | undefined;
   private again = false;
   private timer: NodeJS.Timeout | undefined;
@@ -71,18 +73,20 @@ export class PurgeAgent implements Service {
   /** Connects, reads its position and catches up before the node reports ready (if the bus is up). */
   async start(): Promise<void> {
     const { log, metrics } = this.options;
-    this.unsubscribe = log.subscribe({
-      announce: () => void this.drain('announce'),
-      state: (state) => this.changed(state),
-    });
-    await log.start();
-    metrics.connected.set(log.state === 'up' ? 1 : 0);
+    // The position first: no read of the log may start from anywhere else.
     const saved = await this.options.position.load();
     if (saved) {
       this.applied = saved;
       this.positioned = true;
     }
-    if (log.state === 'up') await this.drain('start');
+    this.catchUp = 'start';
+    this.unsubscribe = log.subscribe({
+      announce: () => void this.drain(),
+      state: (state) => this.changed(state),
+    });
+    await log.start();
+    metrics.connected.set(log.state === 'up' ? 1 : 0);
+    if (log.state === 'up') await this.drain();
   }
 
   /** Starts the heartbeat; runs once the node serves (its addresses are known). */
@@ -92,7 +96,7 @@ export class PurgeAgent implements Service {
     this.timer = setInterval(() => {
       void this.beat();
       // A safety net under the announcements: a lost one costs at most a heartbeat interval.
-      void this.drain('poll');
+      void this.drain();
     }, this.options.heartbeatMs);
     this.timer.unref();
   }
@@ -108,29 +112,31 @@ export class PurgeAgent implements Service {
   }
 
   /** Reads and applies everything after the position; one drain at a time, repeated if rung meanwhile. */
-  drain(reason: 'start' | 'reconnect' | 'announce' | 'poll'): Promise<void> {
+  drain(): Promise<void> {
     if (this.draining) {
       this.again = true;
       return this.draining;
     }
-    this.draining = this.drainLoop(reason).finally(() => (this.draining = undefined));
+    this.draining = this.drainLoop().finally(() => (this.draining = undefined));
     return this.draining;
   }
 
-  private async drainLoop(reason: 'start' | 'reconnect' | 'announce' | 'poll'): Promise<void> {
+  private async drainLoop(): Promise<void> {
     const { log, logger, metrics } = this.options;
     try {
-      if (!this.positioned) {
-        // First contact and nothing saved: the cache holds nothing older than now.
-        this.applied = await log.lastId();
-        this.positioned = true;
-        await this.options.position.save(this.applied);
-      } else if (reason === 'start' || reason === 'reconnect') {
-        metrics.catchUps.inc({ reason });
-        if (await log.lostAfter(this.applied)) await this.lost();
-      }
       do {
         this.again = false;
+        if (!this.positioned) {
+          // First contact and nothing saved: the cache holds nothing older than now.
+          this.applied = await log.lastId();
+          this.positioned = true;
+          this.catchUp = undefined;
+          await this.options.position.save(this.applied);
+        } else if (this.catchUp) {
+          metrics.catchUps.inc({ reason: this.catchUp });
+          this.catchUp = undefined;
+          if (await log.lostAfter(this.applied)) await this.lost();
+        }
         for (;;) {
           const purges = await log.readAfter(this.applied, batch);
           for (const purge of purges) await this.applyOne(purge);
@@ -198,7 +204,11 @@ export class PurgeAgent implements Service {
 
   private changed(state: LogState): void {
     this.options.metrics.connected.set(state === 'up' ? 1 : 0);
-    if (state === 'up') void this.drain('reconnect');
+    if (state !== 'up') return;
+    // Back (or up for the first time while starting): check the log reaches back, catch up, say so.
+    this.catchUp ??= 'reconnect';
+    void this.drain();
+    if (this.timer) void this.beat();
   }
 
   private async beat(): Promise<void> {

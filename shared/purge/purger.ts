@@ -9,7 +9,7 @@ import type { CacheStore, PurgeSelector } from '../cache/store.js';
 import { normalizeHost } from '../http/host.js';
 import type { Router } from '../http/router.js';
 import type { PurgeFences } from './fences.js';
-import type { PurgeSpec } from './message.js';
+import { compareIds, type PurgeSpec } from './message.js';
 
 export interface PurgerOptions {
   store: CacheStore;
@@ -24,19 +24,23 @@ const defaultKey = keyBuilder({ query: 'keep', dropParams: [] });
 const schemes = ['http', 'https'] as const;
 
 export class Purger {
+  /** The last purge from the log this node applied ('0-0': none): what its answers are purged through. */
+  appliedId = '0-0';
+
   constructor(private readonly options: PurgerOptions) {}
 
   /**
    * Applies a purge; resolves with how many stored objects it deleted or marked stale. A fill in
    * flight that the purge may match is no longer joined and its response is not stored.
    */
-  async apply(spec: PurgeSpec): Promise<number> {
+  async apply(spec: PurgeSpec & { id?: string }): Promise<number> {
     const selectors = this.selectors(spec);
     const { fences, fills, store } = this.options;
     fences.record(selectors, spec.soft);
     fills.invalidateWhere((fill) => selectors.some((s) => fillMayMatch(s, fill.key, fill.tags)));
     let objects = 0;
     for (const selector of selectors) objects += await store.purge(selector, spec.soft);
+    if (spec.id !== undefined && compareIds(spec.id, this.appliedId) > 0) this.appliedId = spec.id;
     return objects;
   }
 
