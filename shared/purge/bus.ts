@@ -55,7 +55,7 @@ export class PurgeBus implements Service {
     const { config, logger, admin } = this.options;
     const token = await readToken(config);
     if (token === undefined)
-      logger.warn(
+      logger.debug(
         'purge API is off: set purge.token or purge.tokenFile to accept purges (docs/configuration.md)',
       );
     this.agent = new PurgeAgent({
