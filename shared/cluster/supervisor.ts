@@ -12,6 +12,9 @@ import type { Logger } from '../log.js';
 import type { NodeRole } from '../node-role.js';
 import { workerConfig, workerCount } from './worker-config.js';
 import { workerEnv, type WorkerMessage } from './worker.js';
+import { PurgeFanout, type PurgeIpcMessage } from './purge-fanout.js';
+import { primaryPurgeBus } from './primary-purge.js';
+import type { PurgeBus } from '../purge/bus.js';
 
 /** A worker that fails again soon after a restart waits longer each time, up to this. */
 const maxBackoffMs = 30_000;
@@ -47,6 +50,9 @@ export class Supervisor {
   private readonly registry = new Registry();
   private readonly restarts: Counter;
   private httpPort = 0;
+  /** The node's purge agent and API: here, fanned out to the workers (purge-fanout.ts). */
+  private readonly purge: PurgeBus;
+  private readonly fanout: PurgeFanout;
 
   constructor(private readonly options: SupervisorOptions) {
     this.config = options.config;
@@ -70,6 +76,26 @@ export class Supervisor {
       contentType: own.contentType,
       metrics: async () => `${await aggregator.clusterMetrics()}\n${await own.metrics()}`,
     });
+    this.fanout = new PurgeFanout(() => this.readyWorkers(), this.config.purge.api.maxWait);
+    this.purge = primaryPurgeBus(
+      this.config,
+      options.role.name,
+      this.fanout,
+      this.options.log,
+      own,
+      this.admin,
+      () => ({
+        httpPort: this.httpPort,
+        adminPort: this.admin.port,
+        workers: [...this.slots.values()].filter((s) => s.ready).length,
+      }),
+    );
+  }
+
+  private readyWorkers(): Map<number, Worker> {
+    const ready = new Map<number, Worker>();
+    for (const [index, slot] of this.slots) if (slot.ready) ready.set(index, slot.worker);
+    return ready;
   }
 
   /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */
@@ -83,6 +109,14 @@ export class Supervisor {
       await this.stop();
       throw err;
     }
+    // Once the workers serve: catch up with the purge log, then heartbeats.
+    try {
+      await this.purge.start();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.purge.announce();
     this.admin.ready = true;
     return { httpPort: this.httpPort, adminPort: this.admin.port, workers: count };
   }
@@ -99,7 +133,8 @@ export class Supervisor {
       () => settle.reject(new Error(`worker ${index} was not ready within ${readyTimeoutMs} ms`)),
       readyTimeoutMs,
     );
-    worker.on('message', (m: WorkerMessage) => {
+    worker.on('message', (m: WorkerMessage | PurgeIpcMessage) => {
+      if (m?.type === 'strata:purged') return this.fanout.received(index, m);
       if (m?.type !== 'strata:ready') return;
       clearTimeout(timer);
       slot.ready = true;
@@ -207,6 +242,7 @@ export class Supervisor {
     this.stopping = true;
     this.admin.ready = false;
     await this.reloading?.catch(() => undefined);
+    await this.purge.stop();
     await Promise.all([...this.slots.values()].map((s) => this.drain(s.worker)));
     this.slots.clear();
     await this.admin.stop();

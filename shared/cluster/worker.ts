@@ -6,6 +6,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { validateConfig } from '../config/config.js';
 import { StrataNode } from '../node.js';
 import type { NodeRole } from '../node-role.js';
+import type { PurgeIpcMessage } from './purge-fanout.js';
 
 /** The messages between a primary and its workers (over the cluster IPC channel). */
 export type WorkerMessage =
@@ -27,6 +28,20 @@ export async function runWorker(role: NodeRole): Promise<number> {
   // Ctrl-C reaches the whole process group: the primary decides when workers drain.
   process.on('SIGINT', () => {});
   await node.start();
+  // Purges from the primary's agent (purge-fanout.ts): applied here, answered with the count.
+  process.on('message', (m: PurgeIpcMessage) => {
+    if (m?.type !== 'strata:purge') return;
+    node.purger.apply(m.spec).then(
+      (objects) => process.send?.({ type: 'strata:purged', seq: m.seq, objects } satisfies PurgeIpcMessage),
+      (err: Error) =>
+        process.send?.({
+          type: 'strata:purged',
+          seq: m.seq,
+          objects: 0,
+          error: err.message,
+        } satisfies PurgeIpcMessage),
+    );
+  });
   const drained = new Promise<void>((resolve) => {
     process.on('message', (m: WorkerMessage) => m?.type === 'strata:drain' && resolve());
     process.once('SIGTERM', () => resolve());
