@@ -1,9 +1,12 @@
-// A real redis-server for a test: its own process on a free loopback port, no persistence,
+// A real redis-server for a test: its own process on a free loopback port, no persistence
+// unless asked for (an append-only file in a temp dir),
 // stopped after the test. The binary is $STRATA_REDIS_SERVER, the one on PATH, or the copy
 // test/setup/redis.sh (run before `npm test`) fetched into node_modules/.cache.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -21,9 +24,25 @@ export interface TestRedis {
   restart(): Promise<void>;
 }
 
+export interface RedisSpec {
+  /**
+   * Keep the data across stop/restart: an append-only file in a temp dir, fsynced at every
+   * write (appendfsync always), as a Redis that must not lose an accepted purge is run.
+   */
+  persist?: boolean;
+}
+
 /** A redis-server on an ephemeral port, stopped when the test ends. */
-export async function startRedis(t: TestContext): Promise<TestRedis> {
+export async function startRedis(t: TestContext, spec: RedisSpec = {}): Promise<TestRedis> {
   const port = await freePort();
+  let dir: string | undefined;
+  if (spec.persist) {
+    dir = await mkdtemp(join(tmpdir(), 'strata-redis-'));
+    const made = dir;
+    t.after(() => rm(made, { recursive: true, force: true }));
+  }
+  const persistArgs = dir ? ['--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always'] : [];
+  const launch = (p: number) => launchWith(p, persistArgs);
   let child = await launch(port);
   const redis: TestRedis = {
     port,
@@ -55,9 +74,10 @@ function binary(): { file: string; env: NodeJS.ProcessEnv } {
   return { file, env: { ...process.env, LD_LIBRARY_PATH: libs.join(delimiter) } };
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launchWith(port: number, persist: string[]): Promise<ChildProcess> {
   const { file, env } = binary();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
+  args.push(...(persist.length > 0 ? persist : ['--appendonly', 'no']));
   const child = spawn(file, [...args, '--daemonize', 'no', '--logfile', ''], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
