@@ -26,6 +26,8 @@ export interface PurgeLog {
   start(): Promise<void>;
   stop(): Promise<void>;
   subscribe(events: LogEvents): () => void;
+  /** Resolves once acknowledgements reach the listeners subscribed with `ack` (Redis: SUBSCRIBE done). */
+  acksReady(): Promise<void>;
   /**
    * Appends a purge and announces it; resolves with it (its id is its place in the log) once
    * it is as durable as configured. Throws PURGE_UNAVAILABLE (not appended) or PURGE_NOT_DURABLE.

@@ -33,6 +33,8 @@ export class MemoryLog implements PurgeLog {
     return () => this.listeners.delete(events);
   }
 
+  async acksReady(): Promise<void> {}
+
   async append(spec: PurgeSpec, atMs: number): Promise<PurgeMessage> {
     // Ids as Redis makes them: ms-seq, strictly increasing.
     if (atMs > this.lastMs) {

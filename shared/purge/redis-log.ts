@@ -61,6 +61,8 @@ export class RedisLog implements PurgeLog {
   private readonly sub: Redis;
   private readonly listeners = new Set<LogEvents>();
   private stopped = false;
+  private ackListeners = 0;
+  private ackSubscribed: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RedisLogOptions) {
     const base: RedisOptions = {
@@ -84,7 +86,7 @@ export class RedisLog implements PurgeLog {
   }
 
   async start(): Promise<void> {
-    void this.sub.subscribe(keys.announce, keys.ackChannel).catch(() => undefined);
+    void this.sub.subscribe(keys.announce).catch(() => undefined);
     this.sub.connect().catch(() => undefined);
     // The first attempt's outcome is enough: past it, ioredis reconnects with the backoff.
     await this.cmd.connect().catch((err: Error) => this.setState('down', err.message));
@@ -97,9 +99,26 @@ export class RedisLog implements PurgeLog {
     this.sub.disconnect();
   }
 
+  /**
+   * Acknowledgements are listened to only while someone waits for them (an API call with
+   * ?wait): a fleet of N nodes sends N per purge, which no other node needs to parse.
+   */
   subscribe(events: LogEvents): () => void {
     this.listeners.add(events);
-    return () => this.listeners.delete(events);
+    if (events.ack && this.ackListeners++ === 0)
+      this.ackSubscribed = this.sub.subscribe(keys.ackChannel).then(
+        () => undefined,
+        () => undefined,
+      );
+    return () => {
+      if (!this.listeners.delete(events) || !events.ack) return;
+      if (--this.ackListeners === 0) void this.sub.unsubscribe(keys.ackChannel).catch(() => undefined);
+    };
+  }
+
+  /** Resolves once acknowledgements reach this node's listeners (after subscribe() with `ack`). */
+  acksReady(): Promise<void> {
+    return this.ackSubscribed;
   }
 
   async append(spec: PurgeSpec, atMs: number): Promise<PurgeMessage> {
