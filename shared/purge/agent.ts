@@ -133,9 +133,15 @@ export class PurgeAgent implements Service {
           this.catchUp = undefined;
           await this.options.position.save(this.applied);
         } else if (this.catchUp) {
-          metrics.catchUps.inc({ reason: this.catchUp });
+          const reason = this.catchUp;
           this.catchUp = undefined;
-          if (await log.lostAfter(this.applied)) await this.lost();
+          // Checked again at the next drain if Redis goes away before it answers.
+          const lost = await log.lostAfter(this.applied).catch((err: unknown) => {
+            this.catchUp = reason;
+            throw err;
+          });
+          metrics.catchUps.inc({ reason });
+          if (lost) await this.lost();
         }
         for (;;) {
           const purges = await log.readAfter(this.applied, batch);

@@ -129,7 +129,9 @@ export class PurgeApi {
     const waiter = waitMs > 0 ? new AckWaiter(log, nodes) : undefined;
     let message;
     try {
-      if (waiter) await log.acksReady();
+      // Not past the wait: a subscription that cannot complete (Redis going away) leaves the
+      // final read of the recorded acknowledgements to answer.
+      if (waiter) await Promise.race([log.acksReady(), delay(Math.min(waitMs, 1000))]);
       message = await log.append(parsed.spec, nowMs);
     } catch (err) {
       waiter?.close();
@@ -284,6 +286,10 @@ class AckWaiter {
   private complete(): boolean {
     return this.nodes.every((n) => this.got.has(n));
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function digest(token: string): Buffer {
