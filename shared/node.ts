@@ -132,7 +132,9 @@ export class StrataNode {
         // PURGE is Strata's own word on every node: refused unless purge.methodFrom allows it.
         new PurgeMethod(config.purge.methodFrom),
         // A shield answers an edge that has applied a purge this shield has not from the origin.
-        ...(this.role.servesStrata ? [new TierFence(() => this.purger.appliedId)] : []),
+        ...(this.role.servesStrata
+          ? [new TierFence(() => this.purger.appliedId, this.metrics.registry)]
+          : []),
         ...(this.role.filters?.(config) ?? []),
       ],
       purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : undefined,

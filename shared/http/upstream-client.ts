@@ -2,7 +2,6 @@
 // it sends, walking the site's candidates while a failure is retryable (within
 // upstream.attempts), the peers' passive health, and timing.
 
-import { purgedThroughField } from '../purge/tier-fence.js';
 import { StrataError, catalog, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -10,6 +9,7 @@ import { surrogateDevice } from '../cache/policy.js';
 import type { RequestContext } from './context.js';
 import { isPeerFault } from './health.js';
 import { addVary, upstreamRequestHeaders } from './headers.js';
+import { purgedThroughField } from '../purge/tier-fence.js';
 import type { HopTrust } from './trust.js';
 import type { Peer, UpstreamRequest, UpstreamResponse } from './upstream.js';
 

@@ -179,6 +179,7 @@ test('the tier race: an edge does not re-cache the purged object from a shield t
   const again = await edge.get('/page');
   assert.equal(again.body, '/page v2');
   assert.equal((await edge.get('/page')).body, '/page v2');
+  assert.equal(metric(await fleet.shield.metrics(), 'strata_purge_tier_passes_total'), 1);
   slow.open();
   await until(async () => !(await cached(fleet.shield, '/page', edge)));
 });
