@@ -43,6 +43,8 @@ export interface NodeOptions {
    * no admin listener (its primary does) and shares stdout with the other workers.
    */
   worker?: number;
+  /** In a worker: how a PURGE request's URL reaches the node's purge bus (its primary's). */
+  publishPurge?: (url: string) => Promise<{ id: string }>;
 }
 
 export class StrataNode {
@@ -137,7 +139,7 @@ export class StrataNode {
           : []),
         ...(this.role.filters?.(config) ?? []),
       ],
-      purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : undefined,
+      purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : options.publishPurge,
       purgedThrough: () => this.purger.appliedId,
       clock,
       accessLog: this.accessLog,

@@ -13,6 +13,7 @@ import type { NodeRole } from '../node-role.js';
 import { workerConfig, workerCount } from './worker-config.js';
 import { workerEnv, type WorkerMessage } from './worker.js';
 import { PurgeFanout, type PurgeIpcMessage } from './purge-fanout.js';
+import { relayPurge, type PurgeRelayMessage } from './purge-relay.js';
 import { primaryPurgeBus } from './primary-purge.js';
 import type { PurgeBus } from '../purge/bus.js';
 
@@ -133,8 +134,10 @@ export class Supervisor {
       () => settle.reject(new Error(`worker ${index} was not ready within ${readyTimeoutMs} ms`)),
       readyTimeoutMs,
     );
-    worker.on('message', (m: WorkerMessage | PurgeIpcMessage) => {
+    worker.on('message', (m: WorkerMessage | PurgeIpcMessage | PurgeRelayMessage) => {
       if (m?.type === 'strata:purged') return this.fanout.received(index, m);
+      if (m?.type === 'strata:purge-publish')
+        return relayPurge(worker, m, (urls) => this.purge.publish(urls));
       if (m?.type !== 'strata:ready') return;
       clearTimeout(timer);
       slot.ready = true;

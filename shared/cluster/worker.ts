@@ -7,6 +7,7 @@ import { validateConfig } from '../config/config.js';
 import { StrataNode } from '../node.js';
 import type { NodeRole } from '../node-role.js';
 import type { PurgeIpcMessage } from './purge-fanout.js';
+import { PurgeRelayClient } from './purge-relay.js';
 
 /** The messages between a primary and its workers (over the cluster IPC channel). */
 export type WorkerMessage =
@@ -20,7 +21,9 @@ export async function runWorker(role: NodeRole): Promise<number> {
   const index = Number(process.env[workerEnv.index]);
   const { config, problems } = validateConfig(JSON.parse(process.env[workerEnv.config] ?? 'null'));
   if (!config) throw new Error(`worker ${index}: config invalid: ${JSON.stringify(problems)}`);
-  const node = new StrataNode(config, { role, worker: index });
+  // PURGE requests go to the primary, which has the node's purge bus.
+  const relay = new PurgeRelayClient();
+  const node = new StrataNode(config, { role, worker: index, publishPurge: relay.publish });
   // The primary's /metrics asks every worker for these over IPC and sums them (prom-client
   // answers those requests once an AggregatorRegistry exists in the worker).
   new AggregatorRegistry();

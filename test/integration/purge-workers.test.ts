@@ -1,5 +1,6 @@
 // A node with workers: 2 (strata edge, real processes): its primary runs the one purge agent,
-// fans each purge out to both workers over IPC and acknowledges once both applied it.
+// fans each purge out to both workers over IPC and acknowledges once both applied it; a PURGE
+// request a worker takes is relayed to the primary's bus.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ workers: 2
 sites:
   - hosts: ["*"]
     origins: ["${origin.url}"]
-purge: { token: ${testToken}, heartbeat: 100ms }
+purge: { token: ${testToken}, heartbeat: 100ms, methodFrom: ["127.0.0.0/8"] }
 shutdown: { drainTimeout: 2s }
 `,
   );
@@ -58,6 +59,14 @@ shutdown: { drainTimeout: 2s }
   // Every worker's copy went: as many objects as the origin served.
   assert.equal(result.objects, copies);
   assert.equal(result.missingWorkers, undefined);
+  // PURGE on the proxy listener: the worker that takes it relays it to the primary's bus.
+  const purged = await request(`http://127.0.0.1:${httpPort}/w`, { method: 'PURGE' as 'GET' });
+  assert.equal(purged.statusCode, 200);
+  const { id } = (await purged.body.json()) as { id: string };
+  await until(async () => {
+    const res = await request(`${admin}/purge/${id}`);
+    return ((await res.body.json()) as { complete?: boolean }).complete === true;
+  }, 10_000);
   run.child.kill('SIGTERM');
   assert.equal(await run.exited, 0);
 });
