@@ -23,6 +23,7 @@ import { startChild, stopAll, stopChildrenOnExit, track, type BenchChild } from 
 import { MemoryStore } from '../shared/cache/memory-store.js';
 import { bufferBody, type CachedObject, type PurgeSelector } from '../shared/cache/store.js';
 import { slicing } from '../shared/cache/slices.js';
+import { DiskStore } from '../shared/cache/disk-store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cliPath = resolve(here, '../shared/cli/strata.js');
@@ -37,7 +38,8 @@ Options:
   --rounds N       idle/purging rounds of the hit phase (default 3)
   --seconds N      seconds per hit round (default 5)
   --objects N      objects in the slices phase (default 100000)
-  --phases LIST    which phases to run (default slices,propagation,hits)
+  --disk-objects N objects in the disk phase (default 100000)
+  --phases LIST    which phases to run (default slices,disk,propagation,hits)
   -h, --help       show this help`;
 
 interface Options {
@@ -48,6 +50,7 @@ interface Options {
   seconds: number;
   objects: number;
   phases: string[];
+  diskObjects: number;
 }
 
 function options(): Options | undefined {
@@ -60,7 +63,8 @@ function options(): Options | undefined {
       rounds: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '5' },
       objects: { type: 'string', default: '100000' },
-      phases: { type: 'string', default: 'slices,propagation,hits' },
+      phases: { type: 'string', default: 'slices,disk,propagation,hits' },
+      'disk-objects': { type: 'string', default: '100000' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -76,6 +80,7 @@ function options(): Options | undefined {
     seconds: Number(values.seconds),
     objects: Number(values.objects),
     phases: values.phases.split(','),
+    diskObjects: Number(values['disk-objects']),
   };
 }
 
@@ -347,6 +352,74 @@ async function slices(o: Options): Promise<void> {
   }
 }
 
+/**
+ * The disk tier: N objects in a DiskStore (LevelDB in a temp dir), purged by prefix, host and
+ * tag, soft then hard (all last): the longest turn of the event loop while each purge ran, and
+ * the process CPU time in it. The disk tier purges in batches of 256 with an await between.
+ */
+async function diskSlices(o: Options, dir: string): Promise<void> {
+  const objects = o.diskObjects;
+  const store = new DiskStore({
+    path: join(dir, 'disk-slices'),
+    maxBytes: 4 * 1024 ** 3,
+    maxObjectBytes: 1024 ** 2,
+    maxVariants: 4,
+  });
+  await store.open();
+  const filled = performance.now();
+  for (let i = 0; i < objects; i += 500) {
+    const puts: Promise<void>[] = [];
+    for (let j = i; j < Math.min(objects, i + 500); j++) puts.push(store.put(object(j)));
+    await Promise.all(puts);
+  }
+  console.log(
+    `\nThe disk tier: ${objects} objects written in ${((performance.now() - filled) / 1000).toFixed(1)} s, then purged`,
+  );
+  console.log('(turns of the event loop while the purge ran: the one that used the most CPU time, which is');
+  console.log(
+    'the work; and the longest in wall time, with its CPU time: on a busy machine, mostly a wait for a core)',
+  );
+  console.log(
+    '| purge | soft | objects | total ms | turns | most CPU in a turn ms | longest turn ms | its CPU ms |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|');
+  const cases: [string, PurgeSelector, boolean][] = [
+    ['prefix http://bench.test/dir', { kind: 'prefix', prefix: 'http://bench.test/dir' }, true],
+    ['host bench.test', { kind: 'host', host: 'bench.test' }, true],
+    ['tag bench', { kind: 'tag', tag: 'bench' }, true],
+    ['all', { kind: 'all' }, true],
+    ['all', { kind: 'all' }, false],
+  ];
+  for (const [name, selector, soft] of cases) {
+    let turns = 0;
+    let longest = { wallMs: 0, cpuMs: 0 };
+    let busiest = 0;
+    let last = performance.now();
+    let lastCpu = process.cpuUsage();
+    let on = true;
+    const tick = () => {
+      const now = performance.now();
+      const cpu = process.cpuUsage(lastCpu);
+      const cpuMs = (cpu.user + cpu.system) / 1000;
+      if (now - last > longest.wallMs) longest = { wallMs: now - last, cpuMs };
+      busiest = Math.max(busiest, cpuMs);
+      turns++;
+      last = now;
+      lastCpu = process.cpuUsage();
+      if (on) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const started = performance.now();
+    const n = await store.purge(selector, soft);
+    const total = performance.now() - started;
+    on = false;
+    const cells = [name, soft, n, total.toFixed(0), turns, busiest.toFixed(1)];
+    cells.push(longest.wallMs.toFixed(1), longest.cpuMs.toFixed(1));
+    console.log(`| ${cells.join(' | ')} |`);
+  }
+  await store.close();
+}
+
 async function main(): Promise<number> {
   const o = options();
   if (!o) return 0;
@@ -354,6 +427,7 @@ async function main(): Promise<number> {
   stopChildrenOnExit(() => rmSync(dir, { recursive: true, force: true }));
   try {
     if (o.phases.includes('slices')) await slices(o);
+    if (o.phases.includes('disk')) await diskSlices(o, dir);
     if (!o.phases.includes('propagation') && !o.phases.includes('hits')) return 0;
     const redisPort = 20_000 + Math.floor(Math.random() * 20_000);
     await startRedis(redisPort);
