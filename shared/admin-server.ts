@@ -1,6 +1,7 @@
-// AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus).
+// AdminServer: the operator listener: /healthz (alive), /readyz (ready to serve), /metrics (Prometheus),
+// and the routes of what plugs in (the purge API, purge/api.ts).
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Service } from './service.js';
 import { listen } from './http/listen.js';
 
@@ -27,6 +28,11 @@ export class AdminServer implements Service {
   ready = false;
   /** Checks of services that report more than started or not (relays); read on each /readyz. */
   readonly checks: (() => ReadinessCheck[])[] = [];
+  /**
+   * Routes plugged in (the purge API): each says whether it handled the request, before the
+   * listener's own. Set before start.
+   */
+  routes: ((req: IncomingMessage, res: ServerResponse) => boolean)[] = [];
 
   /** `serving`: whether what the node runs can serve now besides `ready` (a primary: any worker). */
   constructor(
@@ -38,6 +44,7 @@ export class AdminServer implements Service {
       { requestTimeout: 10_000, headersTimeout: 5_000, connectionsCheckingInterval: 1000 },
       (req, res) => {
         const path = (req.url ?? '/').split('?')[0];
+        for (const route of this.routes) if (route(req, res)) return;
         if (req.method !== 'GET' && req.method !== 'HEAD') {
           res
             .writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' })

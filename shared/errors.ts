@@ -138,6 +138,50 @@ export const catalog = {
     message: 'stored object failed its checksum',
   },
   INTERNAL: { source: 'internal', status: 500, retry: false, message: 'internal error' },
+  PURGE_INVALID: { source: 'downstream', status: 400, retry: false, message: 'malformed purge request' },
+  PURGE_UNAUTHORIZED: {
+    source: 'downstream',
+    status: 401,
+    retry: false,
+    message: 'a purge needs Authorization: Bearer <purge.token>',
+  },
+  PURGE_DISABLED: {
+    source: 'config',
+    status: 403,
+    retry: false,
+    message: 'purges are off on this node: no purge.token or purge.tokenFile is configured',
+  },
+  PURGE_METHOD_REFUSED: {
+    source: 'downstream',
+    status: 405,
+    retry: false,
+    message: 'PURGE is not allowed from this address (purge.methodFrom)',
+  },
+  PURGE_NOT_FOUND: { source: 'downstream', status: 404, retry: false, message: 'no such purge' },
+  PURGE_BODY_TOO_LARGE: {
+    source: 'downstream',
+    status: 413,
+    retry: false,
+    message: 'purge request body too large',
+  },
+  PURGE_RATE_LIMITED: {
+    source: 'downstream',
+    status: 429,
+    retry: true,
+    message: 'too many purge requests: try again shortly',
+  },
+  PURGE_UNAVAILABLE: {
+    source: 'internal',
+    status: 503,
+    retry: true,
+    message: 'the purge bus (Redis) is unreachable: the purge was not accepted',
+  },
+  PURGE_NOT_DURABLE: {
+    source: 'internal',
+    status: 503,
+    retry: true,
+    message: 'the purge was not confirmed by enough Redis replicas (purge.replicas)',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof catalog;

@@ -24,6 +24,14 @@ import { HttpsPolicy } from './http/https-policy.js';
 import { authority, parseHostPort } from './http/listen.js';
 import { AdminServer } from './admin-server.js';
 import { SiblingListener, Siblings, type WorkerPlace } from './cluster/siblings.js';
+import { TieredStore } from './cache/tiered-store.js';
+import { memoryPosition, type PositionStore } from './purge/agent.js';
+import { PurgeBus } from './purge/bus.js';
+import { nodeAddresses } from './purge/heartbeat.js';
+import { PurgeMethod } from './purge/purge-method.js';
+import { Purger } from './purge/purger.js';
+import { TierFence } from './purge/tier-fence.js';
+import { strataVersion } from './version.js';
 
 export interface NodeOptions {
   /** The node's role: edgeRole (edge/edge-role.ts) or shieldRole (shield/shield-role.ts). */
@@ -38,6 +46,8 @@ export interface NodeOptions {
    * the other workers, and shares one cache with them (siblings.ts).
    */
   worker?: WorkerPlace;
+  /** In a worker: how a PURGE request's URL reaches the node's purge bus (its primary's). */
+  publishPurge?: (url: string) => Promise<{ id: string }>;
 }
 
 export class StrataNode {
@@ -68,6 +78,11 @@ export class StrataNode {
   private readonly core: ServiceGroup;
   private readonly siblingListener: SiblingListener | undefined;
   private readonly siblings: Siblings | undefined;
+  /** The one entry point of purges on this node: store, fills in flight and fences. */
+  readonly purger: Purger;
+  /** The node's part in fleet-wide purges; absent in a worker (its primary has it). */
+  readonly purge: PurgeBus | undefined;
+  private readonly startedMs = Date.now();
 
   /** Throws CONFIG_INVALID when the config has what the role cannot run. */
   constructor(config: StrataConfig, options: NodeOptions) {
@@ -141,8 +156,16 @@ export class StrataNode {
       // Redirects to HTTPS come before the role's checks (auth, rate limits).
       filters: [
         ...(HttpsPolicy.needed(config.sites) ? [new HttpsPolicy(config.sites)] : []),
+        // PURGE is Strata's own word on every node: refused unless purge.methodFrom allows it.
+        new PurgeMethod(config.purge.methodFrom),
+        // A shield answers an edge that has applied a purge this shield has not from the origin.
+        ...(this.role.servesStrata
+          ? [new TierFence(() => this.purger.appliedId, this.metrics.registry)]
+          : []),
         ...(this.role.filters?.(config) ?? []),
       ],
+      purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : options.publishPurge,
+      purgedThrough: () => this.purger.appliedId,
       clock,
       heapTight: () => heap.tight,
       accessLog: this.accessLog,
@@ -150,6 +173,8 @@ export class StrataNode {
         config.cache.targetedField && !this.role.servesStrata
           ? [config.cache.targetedField.toLowerCase()]
           : [],
+      // A shield answers edges, which index tags for purges: they get the surrogate fields.
+      surrogateFields: this.role.servesStrata ? 'pass' : 'remove',
     });
     this.websocket.handle = this.pipeline.handle;
     const upgrade = this.websocket.accept;
@@ -175,6 +200,25 @@ export class StrataNode {
           }) ?? [])
         : [];
     for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
+    this.purger = new Purger({
+      store: this.store,
+      fills: this.pipeline.fills,
+      router: this.router,
+      fences: this.pipeline.fences,
+    });
+    this.purge =
+      options.worker === undefined
+        ? new PurgeBus({
+            config,
+            target: { apply: async (spec) => ({ objects: await this.purger.apply(spec) }) },
+            position: () => this.purgePosition(),
+            describe: () => this.describe(),
+            logger: this.log,
+            registry: this.metrics.registry,
+            admin: this.admin,
+            // Liveness and purge lag run on wall-clock time, not the cache's clock (which tests move by hand).
+          })
+        : undefined;
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
@@ -185,6 +229,9 @@ export class StrataNode {
     this.core = new ServiceGroup([
       store,
       heap,
+      // After the store (its position is kept with the disk tier), before the listeners: a
+      // restarted node has applied what it missed before it serves.
+      ...(this.purge ? [this.purge] : []),
       this.upstreams,
       ...this.nodeServices,
       // A worker serves no admin listener: its primary does (shared/cluster/).
@@ -211,6 +258,7 @@ export class StrataNode {
       throw err;
     }
     this.admin.ready = true;
+    this.purge?.announce();
     const https = this.https && {
       https: authority(parseHostPort(this.config.listen.https!.address).host, this.https.port),
       httpsPort: this.https.port,
@@ -222,6 +270,35 @@ export class StrataNode {
         { ...listening(this.config, this.http.port, this.admin.port), ...https },
         `${this.role.name} started`,
       );
+  }
+
+  /** Where the last applied purge is kept: with the disk tier when there is one, else in memory. */
+  private purgePosition(): PositionStore {
+    const store = this.store;
+    if (!(store instanceof TieredStore)) return memoryPosition();
+    return {
+      load: async () => (await store.disk.getSetting('purge-position'))?.replace(/^v1:/, ''),
+      save: (id) => store.disk.putSetting('purge-position', `v1:${id}`),
+    };
+  }
+
+  /** The heartbeat's description of this node (docs/admin-api.md, "Node heartbeats"). */
+  private describe() {
+    const http = listening(this.config, this.http.port, this.admin.port);
+    const https =
+      this.https && authority(parseHostPort(this.config.listen.https!.address).host, this.https.port);
+    return {
+      node: this.config.node.id,
+      role: this.role.name,
+      region: this.config.node.region,
+      version: strataVersion(),
+      http: http.http,
+      ...(https ? { https } : {}),
+      admin: http.admin,
+      addresses: nodeAddresses([this.config.listen.http, this.config.listen.https?.address]),
+      startedMs: this.startedMs,
+      workers: 1,
+    };
   }
 
   /**

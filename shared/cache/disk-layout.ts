@@ -11,6 +11,8 @@
 //   v1:p:<bodyId>                 -> ''                          a body being written (crash sweep)
 //   v1:r:<bodyId>                 -> ''                          a removed body whose chunks are
 //                                                                deleted after a grace delay
+//   v1:s:<name>                   -> value (UTF-8)              a node setting kept with the cache,
+//                                                                such as the last purge applied
 // Meta keys sort by URL, so a purge by prefix is one range scan of v1:m:.
 
 import type { ObjectMeta } from './store.js';
@@ -25,6 +27,7 @@ const tag = 'v1:t:';
 const host = 'v1:h:';
 const pending = 'v1:p:';
 const reclaim = 'v1:r:';
+const setting = 'v1:s:';
 
 /** The persisted description of one stored variant: its metadata and where its body is. */
 export interface ObjectRecord {
@@ -54,6 +57,7 @@ export const tagKey = (t: string, id: string): Buffer => Buffer.from(`${tag}${t}
 export const hostKey = (h: string, id: string): Buffer => Buffer.from(`${host}${h}\0${id}`);
 export const pendingKey = (bodyId: string): Buffer => Buffer.from(pending + bodyId);
 export const reclaimKey = (bodyId: string): Buffer => Buffer.from(reclaim + bodyId);
+export const settingKey = (name: string): Buffer => Buffer.from(setting + name);
 
 export function chunkKey(bodyId: string, index: number): Buffer {
   return Buffer.from(`${chunk}${bodyId}:${index.toString(16).padStart(8, '0')}`);

@@ -13,6 +13,7 @@ import {
   objectId,
   pendingKey,
   reclaimKey,
+  settingKey,
   type BodyLayout,
   type ObjectRecord,
 } from './disk-layout.js';
@@ -226,8 +227,11 @@ export class DiskStore implements CacheStore {
       for (const e of entries) visit?.(e.key, e.variant);
       if (entries.length === 0) return 0;
       try {
-        if (soft) await db.batch(await invalidationOps(db, entries));
-        else await this.remove(db, entries);
+        if (soft) {
+          // Bounded batches, as removals: a soft purge of many objects never holds the event loop long.
+          for (let i = 0; i < entries.length; i += 256)
+            await db.batch(await invalidationOps(db, entries.slice(i, i + 256)));
+        } else await this.remove(db, entries);
       } catch (err) {
         this.writeFailed(err);
         throw err;
@@ -238,6 +242,26 @@ export class DiskStore implements CacheStore {
 
   stats(): StoreStats {
     return { objects: this.index.size, bytes: this.index.bytes };
+  }
+
+  /**
+   * A setting kept with the cache (v1:s:<name>), such as the last purge applied: written in
+   * turn with the purges before it, so it never claims one whose removals are not on disk yet.
+   * Undefined when absent or when the disk tier is not open.
+   */
+  getSetting(name: string): Promise<string | undefined> {
+    return this.exclusive(async () => (await this.db?.get(settingKey(name)))?.toString('utf8'));
+  }
+
+  /** Writes a setting (see getSetting); a failed write is counted as disk write errors are. */
+  putSetting(name: string, value: string): Promise<void> {
+    return this.exclusive(async () => {
+      try {
+        await this.db?.batch([{ type: 'put', key: settingKey(name), value: Buffer.from(value) }]);
+      } catch (err) {
+        this.writeFailed(err);
+      }
+    });
   }
 
   /** Waits for puts in progress, persists access times and closes the database. */

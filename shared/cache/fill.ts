@@ -79,7 +79,11 @@ export class Fill {
     this.head.catch(() => undefined);
   }
 
+  /** The surrogate keys of the response being stored, once its head is known (purges by tag). */
+  tags: readonly string[] | undefined;
+
   setHead(head: FillHead): void {
+    this.tags = head.kind === 'stream' ? (head.meta?.tags ?? []) : head.object.meta.tags;
     this.resolveHead(head);
   }
 
@@ -262,6 +266,11 @@ export class FillRegistry {
     if (!running) return;
     this.release(running);
     running.pass();
+  }
+
+  /** Invalidates (as invalidate()) every fill in progress that `matches` (a purge). */
+  invalidateWhere(matches: (fill: Fill) => boolean): void {
+    for (const fill of [...this.fills.values()]) if (matches(fill)) this.invalidate(fill.key);
   }
 
   /** Remembers that a key is uncacheable, so requests for it skip collapsing for a while. */

@@ -1,5 +1,7 @@
-// Cache keys: scheme + lowercased host without its default port + path + query,
+// Cache keys: scheme + normalised host (http/host.ts) + path + query,
 // with the site's query options applied so URLs that differ only in ignored ways share one object.
+
+import { normalizeHost } from '../http/host.js';
 
 export interface KeyOptions {
   query: 'keep' | 'sort' | 'ignore';
@@ -44,13 +46,6 @@ function paramName(param: string): string {
     // A malformed escape cannot name a configured parameter; compare it as written.
     return raw;
   }
-}
-
-/** Lowercases the host and removes the scheme's default port. */
-export function normalizeHost(host: string, scheme: string): string {
-  let h = host.toLowerCase();
-  if (h.endsWith(scheme === 'https' ? ':443' : ':80')) h = h.slice(0, h.lastIndexOf(':'));
-  return h;
 }
 
 /** The host part of a primary key, for purges by host. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The strata command: run an edge or a shield, check a config, run the demo or its origin alone.
+// The strata command: run an edge or a shield, check a config, run the demo or its origin alone,
+// purge across the fleet.
 
 import { heapProblem } from '../heap.js';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,7 @@ import { edgeRole } from '../../edge/edge-role.js';
 import { shieldRole } from '../../shield/shield-role.js';
 import { runDemo } from './demo.js';
 import { DemoOrigin } from './demo-origin.js';
+import { purgeCommand, purgeUsage } from './purge-command.js';
 
 const usage: Record<string, string> = {
   main: `Usage: strata <command> [options]
@@ -36,6 +38,7 @@ Commands:
   config schema            print the config's JSON Schema (for editors)
   demo                     run a demo region: an origin, a shield and two edges (npm start)
   demo-origin              run only the demo origin, for an edge started on its own
+  purge [URL...] [options] purge on every node (--tag, --prefix, --host, --all, --soft)
 
 Options:
   -h, --help               show help for a command
@@ -80,6 +83,7 @@ Options:
   --origin-port N          demo origin port (default 3000)
                            0 for any option: pick free ports (they are printed)
   -h, --help               show this help`,
+  purge: purgeUsage,
   'demo-origin': `Usage: strata demo-origin [--listen HOST:PORT]
 
 Runs only the demo origin (the routes of strata demo), without an edge: an origin for
@@ -120,6 +124,8 @@ async function main(argv: string[]): Promise<number> {
       return demo(rest);
     case 'demo-origin':
       return demoOrigin(rest);
+    case 'purge':
+      return purgeCommand(rest);
     default:
       console.error(`strata: unknown command "${command}"\n\n${usage.main}`);
       return 2;

@@ -17,6 +17,10 @@ import { ServiceGroup } from '../service.js';
 import { removeStaleShards, workerConfig, workerCount } from './worker-config.js';
 import { heapLimitMiB, heapNeededMiB } from '../heap.js';
 import { handoffMs, workerEnv, type WorkerMessage } from './worker.js';
+import { PurgeFanout, type PurgeIpcMessage } from './purge-fanout.js';
+import { relayPurge, type PurgeRelayMessage } from './purge-relay.js';
+import { primaryPurgeBus } from './primary-purge.js';
+import type { PurgeBus } from '../purge/bus.js';
 
 /** A worker that fails again soon after a restart waits longer each time, up to this. */
 const maxBackoffMs = 30_000;
@@ -61,6 +65,9 @@ export class Supervisor {
   private readonly handingOff = new Set<Promise<void>>();
   /** How many workers the running config asks for (their siblings' count). */
   private count = 0;
+  /** The node's purge agent and API: here, fanned out to the workers (purge-fanout.ts). */
+  private readonly purge: PurgeBus;
+  private readonly fanout: PurgeFanout;
 
   constructor(private readonly options: SupervisorOptions) {
     this.config = options.config;
@@ -98,6 +105,26 @@ export class Supervisor {
       }) ?? [];
     for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
     this.nodeGroup = new ServiceGroup(this.nodeServices);
+    this.fanout = new PurgeFanout(() => this.readyWorkers(), this.config.purge.api.maxWait);
+    this.purge = primaryPurgeBus(
+      this.config,
+      options.role.name,
+      this.fanout,
+      this.options.log,
+      own,
+      this.admin,
+      () => ({
+        httpPort: this.httpPort,
+        adminPort: this.admin.port,
+        workers: [...this.slots.values()].filter((s) => s.ready).length,
+      }),
+    );
+  }
+
+  private readyWorkers(): Map<number, Worker> {
+    const ready = new Map<number, Worker>();
+    for (const [index, slot] of this.slots) if (slot.ready) ready.set(index, slot.worker);
+    return ready;
   }
 
   /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */
@@ -122,6 +149,14 @@ export class Supervisor {
       await this.stop();
       throw err;
     }
+    // Once the workers serve: catch up with the purge log, then heartbeats.
+    try {
+      await this.purge.start();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.purge.announce();
     this.admin.ready = true;
     return { httpPort: this.httpPort, adminPort: this.admin.port, workers: count };
   }
@@ -151,7 +186,10 @@ export class Supervisor {
       () => settle.reject(new Error(`worker ${index} was not ready within ${readyTimeoutMs} ms`)),
       readyTimeoutMs,
     );
-    worker.on('message', (m: WorkerMessage) => {
+    worker.on('message', (m: WorkerMessage | PurgeIpcMessage | PurgeRelayMessage) => {
+      if (m?.type === 'strata:purged') return this.fanout.received(index, m);
+      if (m?.type === 'strata:purge-publish')
+        return relayPurge(worker, m, (urls) => this.purge.publish(urls));
       if (m?.type === 'strata:failed') settle.reject(new Error(m.message));
       if (m?.type !== 'strata:ready') return;
       clearTimeout(timer);
@@ -317,6 +355,7 @@ export class Supervisor {
     this.stopping = true;
     this.admin.ready = false;
     await this.reloading?.catch(() => undefined);
+    await this.purge.stop();
     const deadlineMs = Date.now() + this.config.shutdown.drainTimeout;
     await Promise.all([
       ...[...this.slots.values()].map((s) => this.drain(s.worker)),

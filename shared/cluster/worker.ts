@@ -6,6 +6,8 @@ import { AggregatorRegistry, Gauge } from 'prom-client';
 import { validateConfig, type StrataConfig } from '../config/config.js';
 import { StrataNode } from '../node.js';
 import type { NodeRole } from '../node-role.js';
+import type { PurgeIpcMessage } from './purge-fanout.js';
+import { PurgeRelayClient } from './purge-relay.js';
 
 /** The messages between a primary and its workers (over the cluster IPC channel). */
 export type WorkerMessage =
@@ -44,7 +46,9 @@ export async function runWorker(role: NodeRole): Promise<number> {
   };
   const { config, problems } = validateConfig(JSON.parse(process.env[workerEnv.config] ?? 'null'));
   if (!config) throw new Error(`worker ${index}: config invalid: ${JSON.stringify(problems)}`);
-  const node = new StrataNode(config, { role, worker: place });
+  // PURGE requests go to the primary, which has the node's purge bus.
+  const relay = new PurgeRelayClient();
+  const node = new StrataNode(config, { role, worker: place, publishPurge: relay.publish });
   // The primary's /metrics asks every worker for these over IPC and sums them (prom-client
   // answers those requests once an AggregatorRegistry exists in the worker).
   new AggregatorRegistry();
@@ -72,6 +76,20 @@ export async function runWorker(role: NodeRole): Promise<number> {
     if (process.connected) process.disconnect();
     return 1;
   }
+  // Purges from the primary's agent (purge-fanout.ts): applied here, answered with the count.
+  process.on('message', (m: PurgeIpcMessage) => {
+    if (m?.type !== 'strata:purge') return;
+    node.purger.apply(m.spec).then(
+      (objects) => process.send?.({ type: 'strata:purged', seq: m.seq, objects } satisfies PurgeIpcMessage),
+      (err: Error) =>
+        process.send?.({
+          type: 'strata:purged',
+          seq: m.seq,
+          objects: 0,
+          error: err.message,
+        } satisfies PurgeIpcMessage),
+    );
+  });
   let handingOver = false;
   const drained = new Promise<void>((resolve) => {
     process.on('message', (m: WorkerMessage) => {

@@ -18,6 +18,7 @@ import { cacheSection } from './sections/cache.js';
 import { listenSection, logSection, nodeSection, shutdownSection } from './sections/node.js';
 import { proxySection } from './sections/proxy.js';
 import { relaysSection } from './sections/relays.js';
+import { purgeSection } from './sections/purge.js';
 import { serverSection } from './sections/server.js';
 import { shieldFallback, shieldList } from './sections/shields.js';
 import { sitesSection } from './sections/sites.js';
@@ -25,6 +26,7 @@ import { upstreamSection } from './sections/upstream.js';
 import { websocketSection } from './sections/websocket.js';
 
 export type { ShieldConfig } from './sections/shields.js';
+export type { PurgeConfig } from './sections/purge.js';
 export type { SiteConfig } from './sections/sites.js';
 export type { OriginEntry } from './fields.js';
 export type { RelaysConfig, TcpRelayConfig, UdpRelayConfig } from './sections/relays.js';
@@ -49,6 +51,8 @@ const configSchema = obj({
   websocket: websocketSection,
   /** TCP and UDP relays (edge only): non-HTTP traffic passed to backends. */
   relays: relaysSection,
+  /** Fleet-wide purges: the bus (Redis), the API's token and limits (docs/configuration.md). */
+  purge: purgeSection,
   log: logSection,
   shutdown: shutdownSection,
 });

@@ -49,10 +49,19 @@ export class Deliverer {
    */
   private readonly siblings: Audience = { dropped: new Set(), via: undefined, wires: new WeakMap() };
 
-  /** `hidden`: lowercase names of fields this node keeps from clients beyond the usual ones. */
-  constructor(nodeId: string, via: string, hidden: readonly string[] = []) {
+  /**
+   * `hidden`: lowercase names of fields this node keeps from clients beyond the usual ones;
+   * `surrogate`: whether Surrogate-Key, Cache-Tag and Surrogate-Control go downstream (a shield's
+   * 'pass') or not (an edge's 'remove', the default).
+   */
+  constructor(
+    nodeId: string,
+    via: string,
+    hidden: readonly string[] = [],
+    surrogate: 'pass' | 'remove' = 'remove',
+  ) {
     this.cacheStatus = new CacheStatusFormatter(nodeId);
-    this.clients = { dropped: notDownstream(hidden), via, wires: new WeakMap() };
+    this.clients = { dropped: notDownstream(hidden, surrogate), via, wires: new WeakMap() };
   }
 
   /**

@@ -24,6 +24,8 @@ import { firstValue } from './headers.js';
 import { upstreamError, type UpstreamResponse } from './upstream.js';
 import type { UpstreamClient } from './upstream-client.js';
 import { interimTo } from './interim.js';
+import type { PurgeFences } from '../purge/fences.js';
+import { purgedThroughField } from '../purge/tier-fence.js';
 
 /** Client preconditions and ranges are answered by Strata, never forwarded on a fill. */
 const fillStrips = [
@@ -62,6 +64,14 @@ export interface FillFlowOptions {
   heapTight?: () => boolean;
   /** Runs an async phase for a request; its failure ends the request with an error response. */
   run(ctx: RequestContext, work: Promise<void>): void;
+  /** Purges applied since a fill started decide whether its response is stored (purge/fences.ts). */
+  fences: PurgeFences;
+  /**
+   * The last purge this node applied, for a fill that goes to a shield (undefined: to an origin):
+   * sent as Strata-Purged-Through, so that a shield which has not applied it yet fetches from
+   * the origin rather than answer with what the purge removed (purge/tier-fence.ts).
+   */
+  purgedThrough?: (ctx: RequestContext) => string | undefined;
 }
 
 export class FillFlow {
@@ -173,6 +183,22 @@ export class FillFlow {
     stale: CachedObject | undefined,
     client: RequestContext | undefined,
   ): Promise<void> {
+    // Before the request goes out: a purge applied from here on fences this fill's response.
+    const since = this.options.fences.enter();
+    try {
+      await this.fetchFenced(ctx, fill, stale, client, since);
+    } finally {
+      this.options.fences.leave(since);
+    }
+  }
+
+  private async fetchFenced(
+    ctx: RequestContext,
+    fill: Fill,
+    stale: CachedObject | undefined,
+    client: RequestContext | undefined,
+    since: number,
+  ): Promise<void> {
     // A background revalidation is shared: one client's directives must not shape it.
     const reqCc = client ? ctx.reqCc : noRequestDirectives;
     const requestTimeMs = this.clock();
@@ -181,8 +207,8 @@ export class FillFlow {
     if (!up) return;
     const times = { requestTimeMs, responseTimeMs: this.clock() };
     const upstreamMs = this.upstream.observe(ctx, up.status, sentAt);
-    if (stale && this.answeredFromStale(ctx, fill, stale, up, { reqCc, upstreamMs, ...times }, client))
-      return;
+    const exchange = { reqCc, upstreamMs, since, ...times };
+    if (stale && this.answeredFromStale(ctx, fill, stale, up, exchange, client)) return;
     const { meta, reason } = this.storable(ctx, up, reqCc, times);
     if (reason) this.notCacheable(ctx, fill, reason);
     else this.fills.clearPass(ctx.key);
@@ -194,7 +220,7 @@ export class FillFlow {
       const consumer = this.deliver.stream(client, up.status, headers, client.outcome, meta, siblingStatus);
       this.attach(client, fill, consumer, true);
     }
-    await this.fillBody(ctx, fill, up, meta);
+    await this.fillBody(ctx, fill, up, meta, since);
   }
 
   /**
@@ -247,7 +273,13 @@ export class FillFlow {
     fill: Fill,
     stale: CachedObject,
     up: UpstreamResponse,
-    exchange: { reqCc: RequestDirectives; upstreamMs: number; requestTimeMs: number; responseTimeMs: number },
+    exchange: {
+      reqCc: RequestDirectives;
+      upstreamMs: number;
+      requestTimeMs: number;
+      responseTimeMs: number;
+      since: number;
+    },
     client: RequestContext | undefined,
   ): boolean {
     const { upstreamMs, requestTimeMs, responseTimeMs } = exchange;
@@ -258,9 +290,14 @@ export class FillFlow {
         { headers: up.headers, requestHeaders: ctx.req.headers, requestTimeMs, responseTimeMs },
         this.policy,
       );
-      this.store
-        .updateMeta(object.meta)
-        .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store update failed'));
+      // A purge since the revalidation began: the refreshed copy must not come back (hard), or
+      // stays stale (soft); this client still gets the answer it asked for.
+      const verdict = this.options.fences.verdict(exchange.since, object.meta);
+      if (verdict === 'stale') object.meta.invalidated = true;
+      if (verdict !== 'drop')
+        this.store
+          .updateMeta(object.meta)
+          .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store update failed'));
       this.settle(fill, { kind: 'object', object, how: 'revalidated', status: 304, upstreamMs }, client);
       return true;
     }
@@ -316,6 +353,8 @@ export class FillFlow {
     // The origin is asked for exactly the codings the variant key stands for, so what is
     // stored under a key is what every request with that key accepts (see vary.ts).
     headers['accept-encoding'] = admittedCodings(varyValue(ctx.req.headers, 'accept-encoding')).join(', ');
+    const purged = this.options.purgedThrough?.(ctx);
+    if (purged !== undefined) headers[purgedThroughField] = purged;
     if (stale?.meta.etag) headers['if-none-match'] = stale.meta.etag;
     if (stale?.meta.lastModified) headers['if-modified-since'] = stale.meta.lastModified;
     return headers;
@@ -342,6 +381,7 @@ export class FillFlow {
     fill: Fill,
     up: UpstreamResponse,
     stored: ObjectMeta | undefined,
+    since: number,
   ): Promise<void> {
     let meta = stored;
     let size = 0;
@@ -381,9 +421,14 @@ export class FillFlow {
     this.fillBytes -= held;
     const body = fill.finish(this.options.memoryMaxObjectBytes);
     this.fills.release(fill);
-    if (meta && body) {
+    // A purge applied while this response was fetched may match it (by tag, host, prefix...).
+    const verdict = meta ? this.options.fences.verdict(since, meta) : 'drop';
+    if (verdict === 'drop' && meta) this.metrics.notStored.inc({ reason: 'purged' });
+    if (meta && body && verdict !== 'drop') {
+      const object = completeObject(meta, body);
+      if (verdict === 'stale') object.meta.invalidated = true;
       this.store
-        .put(completeObject(meta, body))
+        .put(object)
         .catch((err: unknown) => this.log.error({ err, key: ctx.key }, 'store put failed'));
     }
   }

@@ -227,9 +227,18 @@ function quoteIfNeeded(value: string): string {
  */
 const notForClients: ReadonlySet<string> = new Set([...hopByHop, ...surrogateOnly, 'strata-error']);
 
-/** The fields a node never sends downstream: notForClients and its own `hidden` ones. Runs once per node. */
-export function notDownstream(hidden: readonly string[]): ReadonlySet<string> {
-  return hidden.length === 0 ? notForClients : new Set([...notForClients, ...hidden]);
+/**
+ * The fields a node never sends downstream: notForClients and its own `hidden` ones. Runs once
+ * per node. `surrogate: 'pass'` keeps Strata's surrogate fields (a shield's answers go to edges,
+ * which index an object's tags for purges and obey Surrogate-Control as the shield does).
+ */
+export function notDownstream(
+  hidden: readonly string[],
+  surrogate: 'pass' | 'remove' = 'remove',
+): ReadonlySet<string> {
+  if (surrogate === 'remove')
+    return hidden.length === 0 ? notForClients : new Set([...notForClients, ...hidden]);
+  return new Set([...notForClients, ...hidden].filter((name) => !surrogateOnly.has(name)));
 }
 
 /**

@@ -6,7 +6,7 @@
 import type { StrataConfig } from '../config/config.js';
 import type { RequestContext } from './context.js';
 import type { Decision, RequestFilter } from './phases.js';
-import { hostName } from './router.js';
+import { hostName } from './host.js';
 
 /** RFC 8555 §8.3: the CA fetches http://<domain>/.well-known/acme-challenge/<token> over HTTP. */
 const acmeChallenge = '/.well-known/acme-challenge/';

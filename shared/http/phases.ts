@@ -1,6 +1,6 @@
 // The pipeline's phases and what they decide (as Varnish's subroutines each end by naming the
 // next action). Later capabilities plug in as request filters (auth, rate limits, geo rules);
-// WebSocket upgrades are the `pipe` decision.
+// WebSocket upgrades are the `pipe` decision; a Varnish-style PURGE request is `purge`.
 
 import type { StrataError } from '../errors.js';
 import type { Forward } from '../cache/outcome.js';
@@ -17,7 +17,9 @@ export type Decision =
   | { action: 'pass'; fwd: Forward }
   | { action: 'pipe' }
   | { action: 'respond'; error: StrataError }
-  | { action: 'synth'; status: number; body: string; probe?: true; fields?: Record<string, string> };
+  | { action: 'synth'; status: number; body: string; probe?: true; fields?: Record<string, string> }
+  /** A Varnish-style PURGE of one URL (purge/purge-method.ts): sent to the purge bus, answered when accepted. */
+  | { action: 'purge'; url: string };
 
 /**
  * A check every routed request goes through before recv, in the order filters are given:

@@ -42,6 +42,7 @@ import {
   type RequestFilter,
 } from './phases.js';
 import type { HopTrust } from './trust.js';
+import { PurgeFences } from '../purge/fences.js';
 
 export interface PipelineOptions {
   config: StrataConfig;
@@ -65,6 +66,12 @@ export interface PipelineOptions {
   hiddenFields?: readonly string[];
   /** Whether the heap is near its limit (shared/heap.ts): fills are then not stored. */
   heapTight?: () => boolean;
+  /** Whether Strata's surrogate fields (Surrogate-Key, Cache-Tag, Surrogate-Control) go downstream; default remove. */
+  surrogateFields?: 'pass' | 'remove';
+  /** The last purge this node applied (purge/tier-fence.ts); absent: not sent to shields. */
+  purgedThrough?: () => string;
+  /** Sends a PURGE request's URL to the purge bus; resolves with the purge's id. Absent: PURGE is refused. */
+  purge?: (url: string) => Promise<{ id: string }>;
   /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
   websocket?: {
     decide(ctx: RequestContext): Decision | undefined;
@@ -92,9 +99,12 @@ export class Pipeline {
   private readonly upstream: UpstreamClient;
   private readonly accessLog: AccessLog | undefined;
   private readonly websocket: PipelineOptions['websocket'];
+  private readonly purgeUrl: PipelineOptions['purge'];
   /** Misses, fills and serving stored objects. */
   private readonly flow: FillFlow;
   readonly fills: FillRegistry;
+  /** Purges applied on this node, as fences for the fills in flight (purge/fences.ts). */
+  readonly fences = new PurgeFences();
   private seq = 0;
   private readonly idPrefix = `${Date.now().toString(36)}-`;
   /** Which hops' X-Request-Id is taken as the request's id (proxy.trustForwarded, trustedProxies). */
@@ -117,10 +127,11 @@ export class Pipeline {
       heuristicMaxSec: options.config.cache.heuristicMax / 1000,
       targetedField: options.config.cache.targetedField?.toLowerCase(),
     };
-    this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields);
+    this.deliver = new Deliverer(this.nodeId, this.via, options.hiddenFields, options.surrogateFields);
     this.upstream = options.upstream;
     this.accessLog = options.accessLog;
     this.websocket = options.websocket;
+    this.purgeUrl = options.purge;
     this.fills = new FillRegistry(options.config.cache.hitForPass);
     this.flow = new FillFlow({
       fills: this.fills,
@@ -136,8 +147,16 @@ export class Pipeline {
       maxFillBytes: options.config.cache.maxFillBytes,
       heapTight: options.heapTight,
       run: (ctx, work) => this.run(ctx, work),
+      fences: this.fences,
+      purgedThrough: options.purgedThrough && this.viaShield(options.purgedThrough),
     });
     this.metrics.countFillBytes(() => this.flow.bytesInFills);
+  }
+
+  /** The position a fill sends upstream when its site's misses go to shields (top-level or the site's own). */
+  private viaShield(position: () => string): (ctx: RequestContext) => string | undefined {
+    const top = this.config.shields.length > 0;
+    return (ctx) => ((ctx.site.config.shields?.length ?? (top ? 1 : 0)) > 0 ? position() : undefined);
   }
 
   /** The request listener of every listener (it says which). Synchronous on the memory-hit path. */
@@ -161,6 +180,10 @@ export class Pipeline {
           break;
         case 'respond':
           this.respondError(ctx, decision.error);
+          break;
+        case 'purge':
+          ctx.outcome.pass('bypass');
+          this.run(ctx, this.purge(ctx, decision.url));
           break;
         case 'synth':
           this.synth(ctx, decision.status, decision.body, decision.fields);
@@ -374,6 +397,13 @@ export class Pipeline {
     } catch (e) {
       consumer.fail(StrataError.from(e));
     }
+  }
+
+  /** Phase purge: the URL goes to the purge bus; the answer names the purge once it is accepted. */
+  private async purge(ctx: RequestContext, url: string): Promise<void> {
+    if (!this.purgeUrl) throw new StrataError('PURGE_METHOD_REFUSED');
+    const { id } = await this.purgeUrl(url);
+    this.synth(ctx, 200, JSON.stringify({ id, url }) + '\n', { 'content-type': 'application/json' });
   }
 
   private invalidate(ctx: RequestContext, headers: UpstreamResponse['headers']): void {

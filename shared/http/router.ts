@@ -3,6 +3,7 @@
 
 import type { SiteConfig } from '../config/config.js';
 import { keyBuilder } from '../cache/key.js';
+import { hostName } from './host.js';
 import type { UpstreamSelector } from './select.js';
 
 export interface Site {
@@ -28,7 +29,7 @@ export class Router {
     }));
     for (const site of this.sites) {
       for (const pattern of site.config.hosts) {
-        const host = pattern.toLowerCase().replace(/\.$/, '');
+        const host = hostName(pattern);
         if (host === '*') this.catchAll = site;
         else if (host.startsWith('*.')) this.wildcard.set(host.slice(1), site);
         else this.exact.set(host, site);
@@ -50,18 +51,4 @@ export class Router {
     }
     return this.catchAll;
   }
-}
-
-/** Lowercased host without port or trailing dot; IPv6 literals keep their brackets. */
-export function hostName(hostHeader: string): string {
-  let h = hostHeader;
-  if (h.startsWith('[')) {
-    const end = h.indexOf(']');
-    h = end === -1 ? h : h.slice(0, end + 1);
-  } else {
-    const colon = h.indexOf(':');
-    if (colon !== -1) h = h.slice(0, colon);
-  }
-  h = h.toLowerCase();
-  return h.endsWith('.') ? h.slice(0, -1) : h;
 }

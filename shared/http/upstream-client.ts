@@ -10,6 +10,7 @@ import type { RequestContext } from './context.js';
 import { isPeerFault } from './health.js';
 import { addVary, hopRequestHeaders, upstreamRequestHeaders } from './headers.js';
 import { hopSchemeField, type Siblings } from '../cluster/siblings.js';
+import { purgedThroughField } from '../purge/tier-fence.js';
 import type { HopTrust } from './trust.js';
 import type { Peer, UpstreamRequest, UpstreamResponse } from './upstream.js';
 
@@ -48,6 +49,8 @@ export class UpstreamClient {
       cdnLoop: this.options.nodeId,
       allowedOverride: ctx.site.config.allowOverrideField?.toLowerCase(),
     });
+    // A tier's own word to the next (purge/tier-fence.ts); a fill to a shield sets it again.
+    delete headers[purgedThroughField];
     // The id of the request's access-log line and error responses, for the origin's logs.
     headers['x-request-id'] = ctx.id;
     // Edge Architecture 1.0: announce Strata as a surrogate so origins can target it.

@@ -177,6 +177,21 @@ export function storeContract(name: string, makeStore: MakeStore): void {
     assert.equal((await lookup(store, 'http://a.test/s'))![0].meta.invalidated, false);
   });
 
+  test(`${name}: the tag index follows the object: a replaced variant answers to its new tags only`, async (t) => {
+    const { store, settle } = await open(t);
+    await store.put(cached('http://a.test/t', 'one', { tags: ['old', 'both'] }));
+    await settle();
+    await store.put(cached('http://a.test/t', 'two', { tags: ['new', 'both'] }));
+    await store.put(cached('http://b.test/t', 'other', { tags: ['both'] }));
+    await settle();
+    assert.equal(await store.purge({ kind: 'tag', tag: 'old' }, false), 0);
+    assert.equal(await store.purge({ kind: 'tag', tag: 'new' }, false), 1);
+    assert.equal(await lookup(store, 'http://a.test/t'), undefined);
+    assert.equal(await store.purge({ kind: 'host', host: 'b.test' }, false), 1);
+    assert.equal(await store.purge({ kind: 'tag', tag: 'both' }, false), 0);
+    assert.equal(store.stats().objects, 0);
+  });
+
   test(`${name}: stats count objects and bytes, and go back to zero when purged`, async (t) => {
     const { store, settle } = await open(t);
     assert.deepEqual(store.stats(), { objects: 0, bytes: 0 });

@@ -1,9 +1,12 @@
-// A real redis-server for a test: its own process on a free loopback port, no persistence,
+// A real redis-server for a test: its own process on a free loopback port, no persistence
+// unless asked for (an append-only file in a temp dir),
 // stopped after the test. The binary is $STRATA_REDIS_SERVER, the one on PATH, or the copy
 // test/setup/redis.sh (run before `npm test`) fetched into node_modules/.cache.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -21,9 +24,29 @@ export interface TestRedis {
   restart(): Promise<void>;
 }
 
+export interface RedisSpec {
+  /** More arguments for redis-server (e.g. --replicaof 127.0.0.1 PORT). */
+  args?: string[];
+  /**
+   * Keep the data across stop/restart: an append-only file in a temp dir, fsynced at every
+   * write (appendfsync always), as a Redis that must not lose an accepted purge is run.
+   */
+  persist?: boolean;
+}
+
 /** A redis-server on an ephemeral port, stopped when the test ends. */
-export async function startRedis(t: TestContext): Promise<TestRedis> {
+export async function startRedis(t: TestContext, spec: RedisSpec = {}): Promise<TestRedis> {
   const port = await freePort();
+  // Its own directory, always: a replica writes the RDB it receives to its dir, and a server
+  // started in a dir with a dump.rdb would load it (in the working dir, another test's data).
+  const dir = await mkdtemp(join(tmpdir(), 'strata-redis-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const persistArgs = [
+    '--dir',
+    dir,
+    ...(spec.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : []),
+  ];
+  const launch = (p: number) => launchWith(p, [...persistArgs, ...(spec.args ?? [])]);
   let child = await launch(port);
   const redis: TestRedis = {
     port,
@@ -38,6 +61,58 @@ export async function startRedis(t: TestContext): Promise<TestRedis> {
   };
   t.after(() => redis.stop(true));
   return redis;
+}
+
+export interface TestSentinel {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * A Redis Sentinel (redis-server --sentinel, which is what Debian's redis-sentinel runs) on a
+ * free port, watching the primary at `primaryPort` under `name`, with a quorum of 1 and short
+ * timeouts, so a test sees a failover within seconds. Stopped after the test.
+ */
+export async function startSentinel(
+  t: TestContext,
+  name: string,
+  primaryPort: number,
+): Promise<TestSentinel> {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'strata-sentinel-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'sentinel.conf');
+  await writeFile(
+    file,
+    [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      `dir ${dir}`,
+      `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 1`,
+      `sentinel down-after-milliseconds ${name} 400`,
+      `sentinel failover-timeout ${name} 3000`,
+      `sentinel parallel-syncs ${name} 1`,
+      '',
+    ].join('\n'),
+  );
+  const { file: bin, env } = binary();
+  const child = spawn(bin, [file, '--sentinel'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((ready, failed) => {
+    let output = '';
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('+monitor master')) {
+        child.stdout!.off('data', collect);
+        child.stdout!.resume();
+        ready();
+      }
+    };
+    child.once('exit', (code) => failed(new Error(`redis sentinel exited (${code}): ${output.trim()}`)));
+    child.stdout!.on('data', collect);
+  });
+  const sentinel = { port, stop: () => halt(child, true) };
+  t.after(() => sentinel.stop());
+  return sentinel;
 }
 
 function binary(): { file: string; env: NodeJS.ProcessEnv } {
@@ -55,9 +130,10 @@ function binary(): { file: string; env: NodeJS.ProcessEnv } {
   return { file, env: { ...process.env, LD_LIBRARY_PATH: libs.join(delimiter) } };
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launchWith(port: number, persist: string[]): Promise<ChildProcess> {
   const { file, env } = binary();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
+  args.push(...(persist.includes('--appendonly') ? persist : ['--appendonly', 'no', ...persist]));
   const child = spawn(file, [...args, '--daemonize', 'no', '--logfile', ''], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -14,6 +14,7 @@ import {
   type Infer,
 } from '../schema.js';
 import { hostPattern, originEntry, probePath } from '../fields.js';
+import { hostName } from '../../http/host.js';
 import { siteHttps } from './https.js';
 import { shieldList } from './shields.js';
 import { siteWebsocket } from './websocket.js';
@@ -69,7 +70,7 @@ export const sitesSection = refine(
     sites.forEach((s, i) => {
       s?.hosts?.forEach((host, j) => {
         if (typeof host !== 'string') return;
-        const h = host.toLowerCase().replace(/\.$/, '');
+        const h = hostName(host);
         const before = seen.get(h);
         if (before !== undefined)
           problems.push({
