@@ -184,13 +184,17 @@ export class PurgeAgent implements Service {
       );
   }
 
-  /** The log no longer reaches back to this node's position: the safe thing is to mark everything stale. */
+  /**
+   * The log no longer reaches back to this node's position: it cannot know what it missed, and
+   * a missed hard purge must not be served (stale-if-error would serve a soft-purged object), so
+   * it drops its whole cache.
+   */
   private async lost(): Promise<void> {
     const { log, logger, metrics } = this.options;
     const last = await log.lastId();
     logger.warn(
       { applied: this.applied, logStartsAfter: last },
-      'purge log was trimmed past this node: soft-purging the whole cache (every object is revalidated before use)',
+      'purge log was trimmed past this node: dropping the whole cache (it cannot know what it missed)',
     );
     metrics.catchUps.inc({ reason: 'lost' });
     const { objects } = await this.options.target.apply({
@@ -199,10 +203,10 @@ export class PurgeAgent implements Service {
       hosts: [],
       tags: [],
       all: true,
-      soft: true,
+      soft: false,
     });
     metrics.objects.inc(objects);
-    // Purges still in the log are applied on top; those before it are covered by the soft purge.
+    // Purges still in the log are applied on top; those before it are covered by the drop.
     const [first] = await log.readAfter('0-0', 1);
     this.applied = first ? previousId(first.id) : last;
     await this.options.position.save(this.applied);

@@ -32,7 +32,7 @@ export class PurgeMetrics {
     });
     this.catchUps = new Counter({
       name: 'strata_purge_catchups_total',
-      help: 'Reads of the purge log after a start or reconnect, by reason; "lost" soft-purged everything because the log no longer reached back to this node.',
+      help: 'Reads of the purge log after a start or reconnect, by reason; "lost" dropped the whole cache because the log no longer reached back to this node.',
       labelNames: ['reason'] as const,
       registers,
     });

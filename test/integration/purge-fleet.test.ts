@@ -221,7 +221,7 @@ test('Redis down: nodes keep serving, the API answers 503, and nodes catch up wh
   await until(async () => metric(await edge.metrics(), 'strata_purge_bus_up') === 1, 15_000);
   // Redis came back empty (no persistence): the nodes are live again at their next heartbeat.
   await until(async () => (await liveNodes(edge).catch(() => 0)) === 2, 15_000);
-  // It lost the log the edge had read from: the edge soft-purged its cache, to be safe.
+  // It lost the log the edge had read from: the edge dropped its cache, to be safe.
   assert.equal(metric(await edge.metrics(), 'strata_purge_catchups_total{reason="lost"}'), 1);
   await until(
     async () => (await postPurge(edge.adminUrl, { tags: ['pages'] }, { wait: '5s' })).body.complete === true,

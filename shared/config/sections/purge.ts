@@ -45,7 +45,7 @@ export const purgeSection = refine(
     /** A file holding the token (its first line), read at start: keeps it out of the config. */
     tokenFile: optional(str()),
     stream: obj({
-      /** Purges older than this leave the log; a node down longer soft-purges its whole cache. */
+      /** Purges older than this leave the log; a node down longer drops its whole cache. */
       maxAge: withDefault(duration(60_000), 24 * 3600_000),
     }),
     /** Replicas that must confirm a purge (Redis WAIT) before the API accepts it; 0: the primary's word. */
