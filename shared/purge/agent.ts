@@ -8,7 +8,7 @@
 import type { Logger } from '../log.js';
 import type { Service } from '../service.js';
 import type { LogState, PurgeLog } from './log.js';
-import { compareIds, type Heartbeat, type PurgeMessage, type PurgeSpec } from './message.js';
+import { compareIds, type Heartbeat, type PurgeAck, type PurgeMessage, type PurgeSpec } from './message.js';
 import type { PurgeMetrics } from './metrics.js';
 
 /** Where purges are applied: a node's Purger, or a primary's fan-out to its workers. */
@@ -50,7 +50,12 @@ export interface PurgeAgentOptions {
 /** Purges read from the log per round trip while catching up. */
 const batch = 200;
 
+/** Acknowledgements kept for re-sending while the bus is away; past this, later ones are not kept. */
+const maxUnacked = 10_000;
+
 export class PurgeAgent implements Service {
+  /** Acknowledgements not sent because the bus was away (re-sent by the next drain). */
+  private readonly unacked: PurgeAck[] = [];
   readonly name = 'purge-agent';
   /** The last purge applied ('0-0': none). */
   applied = '0-0';
@@ -143,6 +148,7 @@ export class PurgeAgent implements Service {
           metrics.catchUps.inc({ reason });
           if (lost) await this.lost();
         }
+        await this.sendUnacked();
         for (;;) {
           const purges = await log.readAfter(this.applied, batch);
           for (const purge of purges) await this.applyOne(purge);
@@ -169,19 +175,28 @@ export class PurgeAgent implements Service {
     const lagMs = Math.max(0, appliedMs - purge.atMs);
     metrics.lag.observe(lagMs / 1000);
     logger.debug({ id: purge.id, objects, ms: performance.now() - started }, 'purge applied');
-    await this.options.log
-      .ack({
-        v: 1,
-        id: purge.id,
-        node: this.options.node,
-        appliedMs,
-        lagMs,
-        objects,
-        ...(missing?.length ? { missing } : {}),
-      })
-      .catch((err: unknown) =>
-        logger.warn({ err: (err as Error).message, id: purge.id }, 'purge ack not sent'),
-      );
+    const ack: PurgeAck = {
+      v: 1,
+      id: purge.id,
+      node: this.options.node,
+      appliedMs,
+      lagMs,
+      objects,
+      ...(missing?.length ? { missing } : {}),
+    };
+    await this.options.log.ack(ack).catch((err: unknown) => {
+      // Applied all the same: the acknowledgement goes when the bus is back (sendUnacked).
+      logger.warn({ err: (err as Error).message, id: purge.id }, 'purge ack not sent yet');
+      if (this.unacked.length < maxUnacked) this.unacked.push(ack);
+    });
+  }
+
+  /** Sends the acknowledgements that failed while the bus was away, oldest first. */
+  private async sendUnacked(): Promise<void> {
+    while (this.unacked.length > 0) {
+      await this.options.log.ack(this.unacked[0]);
+      this.unacked.shift();
+    }
   }
 
   /**
