@@ -21,6 +21,8 @@ const shieldConfigFile = repoPath('deploy/config/shield-local.yaml');
 
 interface ComposeService {
   command?: string[];
+  image?: string;
+  secrets?: string[];
   volumes?: string[];
   ports?: string[];
   environment?: Record<string, string>;
@@ -28,11 +30,17 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
 }
 
+interface ComposeFile {
+  services: Record<string, ComposeService>;
+  secrets?: Record<string, { file: string }>;
+}
+
+async function composeFile(): Promise<ComposeFile> {
+  return parse(await readFile(repoPath('deploy/docker-compose.yml'), 'utf8')) as ComposeFile;
+}
+
 async function compose(): Promise<Record<string, ComposeService>> {
-  const doc = parse(await readFile(repoPath('deploy/docker-compose.yml'), 'utf8')) as {
-    services: Record<string, ComposeService>;
-  };
-  return doc.services;
+  return (await composeFile()).services;
 }
 
 test('deploy/config/edge-local.yaml loads with the real config loader', async () => {
@@ -96,6 +104,30 @@ test('docker-compose.yml runs the edge on the shipped config, in step with it', 
   assert.equal(edge.depends_on?.origin.condition, 'service_healthy');
   // The drain ends before the container runtime's SIGKILL.
   assert.ok(parseDuration(edge.stop_grace_period)! > config.shutdown.drainTimeout);
+});
+
+test('both nodes purge through the compose service redis, with the token from a compose secret', async () => {
+  const file = await composeFile();
+  const { redis } = file.services;
+  assert.ok(redis.command?.includes('--appendonly'), 'the purge log survives a Redis restart');
+  for (const [name, configFile] of [
+    ['edge', edgeConfigFile],
+    ['shield', shieldConfigFile],
+  ] as const) {
+    const { purge } = await loadConfig(configFile);
+    assert.equal(purge.redis, 'redis://redis:6379', `${name}: purge.redis`);
+    const service = file.services[name];
+    assert.equal(service.depends_on?.redis.condition, 'service_healthy');
+    // Compose mounts a service's secret at /run/secrets/NAME.
+    assert.deepEqual(
+      service.secrets?.map((secret) => `/run/secrets/${secret}`),
+      [purge.tokenFile],
+      `${name}: purge.tokenFile is its secret`,
+    );
+  }
+  assert.equal(file.secrets?.['purge-token'].file, './purge-token');
+  const ignored = await readFile(repoPath('.gitignore'), 'utf8');
+  assert.match(ignored, /^\/deploy\/purge-token$/m, 'the token file stays out of git');
 });
 
 test('the Dockerfile runs strata as node and checks the configured admin port', async () => {
