@@ -27,6 +27,7 @@ import { SiblingListener, Siblings, type WorkerPlace } from './cluster/siblings.
 import { TieredStore } from './cache/tiered-store.js';
 import { memoryPosition, type PositionStore } from './purge/agent.js';
 import { PurgeBus } from './purge/bus.js';
+import type { PurgeLog } from './purge/log.js';
 import { nodeAddresses } from './purge/heartbeat.js';
 import { PurgeMethod } from './purge/purge-method.js';
 import { Purger } from './purge/purger.js';
@@ -46,6 +47,8 @@ export interface NodeOptions {
    * the other workers, and shares one cache with them (siblings.ts).
    */
   worker?: WorkerPlace;
+  /** A purge log shared by the nodes of one process (the demo: purges reach all of them). */
+  purgeLog?: PurgeLog;
   /** In a worker: how a PURGE request's URL reaches the node's purge bus (its primary's). */
   publishPurge?: (url: string) => Promise<{ id: string }>;
 }
@@ -216,6 +219,7 @@ export class StrataNode {
             logger: this.log,
             registry: this.metrics.registry,
             admin: this.admin,
+            log: options.purgeLog,
             // Liveness and purge lag run on wall-clock time, not the cache's clock (which tests move by hand).
           })
         : undefined;

@@ -1,6 +1,7 @@
 // strata demo: one local region on an embedded default config: a demo origin, an origin
 // shield in front of it, and two edges that fetch their misses from the shield.
 
+import { MemoryLog } from '../purge/memory-log.js';
 import { validateConfig } from '../config/config.js';
 import { StrataNode } from '../node.js';
 import type { NodeRole } from '../node-role.js';
@@ -17,6 +18,9 @@ export interface DemoOptions {
   originPort: number;
 }
 
+/** The demo's purge API token: a demo on loopback, not a secret. */
+export const demoPurgeToken = 'strata-demo-purge-token';
+
 /** `port + i`, or 0 (ephemeral) for every node when the base is 0. */
 const nth = (port: number, i: number) => (port === 0 ? 0 : port + i);
 
@@ -26,6 +30,9 @@ export async function runDemo(options: DemoOptions): Promise<() => Promise<void>
   const originPort = await origin.start(`127.0.0.1:${options.originPort}`);
   const originUrl = `http://127.0.0.1:${originPort}`;
   const nodes: StrataNode[] = [];
+  // One in-process purge log for the region, as Redis would be for a fleet: a purge sent to any
+  // node's admin API reaches all three.
+  const purgeLog = new MemoryLog(24 * 3600_000);
   const stop = async () => {
     for (const node of nodes.reverse()) await node.stop();
     await origin.stop();
@@ -37,10 +44,11 @@ export async function runDemo(options: DemoOptions): Promise<() => Promise<void>
       sites: [{ hosts: ['*'], origins: [originUrl] }],
       cache: { memory: { maxBytes: '128MiB', maxObjectBytes: '16MiB' } },
       log: { level: 'info', access: true },
+      purge: { token: demoPurgeToken },
       ...extra,
     });
     if (!config) throw new Error(`demo config invalid: ${JSON.stringify(problems)}`);
-    const node = new StrataNode(config, { role });
+    const node = new StrataNode(config, { role, purgeLog });
     await node.start();
     nodes.push(node);
     return node;
@@ -92,6 +100,8 @@ Try:
   curl -s -o /dev/null ${one}/large; curl -si -H 'Range: bytes=0-99' ${one}/large | head -5   # 206 from cache
   curl -si -H 'Accept-Language: fr' ${one}/vary
   curl -s http://127.0.0.1:${edges[0].admin.port}/metrics | grep strata_requests_total
+  node dist/shared/cli/strata.js purge --api http://127.0.0.1:${edges[0].admin.port} --token ${demoPurgeToken} --wait 2s ${one}/cacheable
+      # purged on all three nodes (each says what it did); the next request is a miss again
 
 Access logs of all three nodes follow as JSON lines on stdout (the "node" field says which).
 Ctrl-C stops the demo.

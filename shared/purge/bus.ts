@@ -27,6 +27,8 @@ export interface PurgeBusOptions {
   registry: Registry;
   admin: AdminServer;
   clock?: () => number;
+  /** A log shared by the nodes of one process (the demo); default: purge.redis's, or one of its own. */
+  log?: PurgeLog;
 }
 
 export class PurgeBus implements Service {
@@ -39,15 +41,17 @@ export class PurgeBus implements Service {
     const { config, logger } = options;
     const purge = config.purge;
     this.metrics = new PurgeMetrics(options.registry);
-    this.log = purge.redis
-      ? new RedisLog({
-          target: purge.redis,
-          maxAgeMs: purge.stream.maxAge,
-          replicas: purge.replicas,
-          replicaTimeoutMs: purge.replicaTimeout,
-          log: logger,
-        })
-      : new MemoryLog(purge.stream.maxAge);
+    this.log =
+      options.log ??
+      (purge.redis
+        ? new RedisLog({
+            target: purge.redis,
+            maxAgeMs: purge.stream.maxAge,
+            replicas: purge.replicas,
+            replicaTimeoutMs: purge.replicaTimeout,
+            log: logger,
+          })
+        : new MemoryLog(purge.stream.maxAge));
   }
 
   /** Reads the token, catches up with the log (when it is reachable) and plugs the API in. */

@@ -24,9 +24,8 @@ export class MemoryLog implements PurgeLog {
 
   async start(): Promise<void> {}
 
-  async stop(): Promise<void> {
-    this.listeners.clear();
-  }
+  /** Nothing to close; each subscriber unsubscribes itself (nodes of one process may share a log). */
+  async stop(): Promise<void> {}
 
   subscribe(events: LogEvents): () => void {
     this.listeners.add(events);

@@ -52,6 +52,19 @@ test('strata demo runs a region: two edges in front of one shield, and says whic
   const second = await request(`${two}/cacheable`, { headers: { host: one.slice(7) } });
   await second.body.text();
   assert.match(String(second.headers['cache-status']), /^shield-demo; hit; .*, edge-demo-2; fwd=uri-miss/);
+  // The purge line the demo prints: every node of the region applies it.
+  const purge = /^  (node dist\/shared\/cli\/strata\.js purge .*)$/m.exec(run.stderr())?.[1];
+  assert.ok(purge, 'the demo shows how to purge');
+  const purged = runCli(t, purge.split(' ').slice(2));
+  assert.equal(await purged.exited, 0, purged.stderr());
+  for (const id of ['edge-demo-1', 'edge-demo-2', 'shield-demo'])
+    assert.match(purged.stdout(), new RegExp(id));
+  const after = await request(`${one}/cacheable`);
+  await after.body.text();
+  assert.match(
+    String(after.headers['cache-status']),
+    /^shield-demo; fwd=uri-miss; .*, edge-demo-1; fwd=uri-miss/,
+  );
   run.child.kill('SIGINT');
   assert.equal(await run.exited, 0);
   for (const id of ['edge-demo-1', 'edge-demo-2', 'shield-demo'])
