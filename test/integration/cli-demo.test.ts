@@ -53,7 +53,7 @@ test('strata demo runs a region: two edges in front of one shield, and says whic
   await second.body.text();
   assert.match(String(second.headers['cache-status']), /^shield-demo; hit; .*, edge-demo-2; fwd=uri-miss/);
   // The purge line the demo prints: every node of the region applies it.
-  const purge = /^  (node dist\/shared\/cli\/strata\.js purge .*)$/m.exec(run.stderr())?.[1];
+  const purge = /^ {2}(node dist\/shared\/cli\/strata\.js purge .*)$/m.exec(run.stderr())?.[1];
   assert.ok(purge, 'the demo shows how to purge');
   const purged = runCli(t, purge.split(' ').slice(2));
   assert.equal(await purged.exited, 0, purged.stderr());
