@@ -17,6 +17,7 @@ import { hostPattern, originEntry, probePath } from '../fields.js';
 import { siteHttps } from './https.js';
 import { shieldList } from './shields.js';
 import { siteWebsocket } from './websocket.js';
+import { siteGeo } from './geo.js';
 
 export const site = obj({
   hosts: list(hostPattern, { min: 1 }),
@@ -57,6 +58,8 @@ export const site = obj({
   https: siteHttps,
   /** WebSocket upgrades: off, direct to the origins, or through the shield. */
   websocket: siteWebsocket,
+  /** Geo access rules and steering redirects (needs the top-level geo section). */
+  geo: optional(siteGeo),
 });
 
 export type SiteConfig = Infer<typeof site>;
