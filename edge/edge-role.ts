@@ -1,22 +1,28 @@
 // The edge role: clients' misses go to the origin shields (the site's own list, else the
 // top-level one) chosen per cache key, and to the origins when no shield can take them
-// (shieldFallback: direct) or nowhere (fail: 503).
+// (shieldFallback: direct) or nowhere (fail: 503). With a geo section, requests carry the
+// client's geo fields and meet the sites' geo rules; with a dns section, the edge serves GeoDNS.
 
 import type { NodeRole } from '../shared/node-role.js';
 import { ShieldSelector } from '../shared/http/select.js';
+import { Regions } from './geo/regions.js';
+import { dnsProblems, geoRoleParts } from './geo/role-parts.js';
 
 export const edgeRole: NodeRole = {
   name: 'edge',
   servesStrata: false,
-  problems: () => [],
+  problems: (config) => dnsProblems(config),
   selector(site, config, upstreams) {
     const origins = upstreams.originPool(site);
     const shields = site.shields ?? config.shields;
     if (shields.length === 0) return origins;
+    // Shields of the edge's region first, then of the regions nearest it (geo.regions' near).
+    const nearness = config.geo ? new Regions(config.geo).nearness(config.node.region) : [];
     return new ShieldSelector(
       shields.map((s) => upstreams.shield(s)),
-      config.node.region,
+      nearness.includes(config.node.region) ? nearness : [config.node.region, ...nearness],
       config.shieldFallback === 'direct' ? origins : undefined,
     );
   },
+  parts: (config, tools) => geoRoleParts(config, tools, true),
 };

@@ -7,6 +7,25 @@ import type { Problem } from './config/schema.js';
 import type { RequestFilter } from './http/phases.js';
 import type { UpstreamSelector } from './http/select.js';
 import type { Upstreams } from './http/upstreams.js';
+import type { HopTrust } from './http/trust.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { Service } from './service.js';
+
+/** What a role's parts may use of the node being assembled. */
+export interface RoleTools {
+  log: Logger;
+  metrics: Metrics;
+  trust: HopTrust;
+}
+
+/** A role's own filters and services (geo, GeoDNS), sharing what they load. */
+export interface RoleParts {
+  /** Run after the role's `filters`. */
+  filters: RequestFilter[];
+  /** Started after the upstreams and before the listeners, in order; stopped in reverse. */
+  services: Service[];
+}
 
 /** A node's place in the CDN: edges face clients, shields face edges and protect origins. */
 export type RoleName = 'edge' | 'shield';
@@ -24,4 +43,6 @@ export interface NodeRole {
   selector(site: SiteConfig, config: StrataConfig, upstreams: Upstreams): UpstreamSelector;
   /** The role's request filters (auth, rate limits, geo rules), run in order after routing. */
   filters?(config: StrataConfig): RequestFilter[];
+  /** Filters and services built together (a GeoIP database both the geo filter and GeoDNS use). Runs once. */
+  parts?(config: StrataConfig, tools: RoleTools): RoleParts;
 }

@@ -8,7 +8,7 @@ import { LineWriter } from './line-writer.js';
 import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
-import type { NodeRole } from './node-role.js';
+import type { NodeRole, RoleParts } from './node-role.js';
 import { buildStore, openStore, tierStats } from './cache/build-store.js';
 import type { CacheStore } from './cache/store.js';
 import { Pipeline } from './http/pipeline.js';
@@ -58,6 +58,8 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
+  /** The role's own filters and services (geo, GeoDNS). */
+  readonly roleParts: RoleParts;
   private readonly services: ServiceGroup;
 
   /** Throws CONFIG_INVALID when the config has what the role cannot run. */
@@ -106,6 +108,11 @@ export class StrataNode {
       log: this.log,
       siblings,
     });
+    const parts = this.role.parts?.(config, { log: this.log, metrics: this.metrics, trust }) ?? {
+      filters: [],
+      services: [],
+    };
+    this.roleParts = parts;
     this.websocket = new WebSocketProxy({
       config,
       upstream,
@@ -127,6 +134,7 @@ export class StrataNode {
       filters: [
         ...(HttpsPolicy.needed(config.sites) ? [new HttpsPolicy(config.sites)] : []),
         ...(this.role.filters?.(config) ?? []),
+        ...parts.filters,
       ],
       clock,
       accessLog: this.accessLog,
@@ -156,6 +164,8 @@ export class StrataNode {
     this.services = new ServiceGroup([
       store,
       this.upstreams,
+      // The GeoIP database loads before the listeners take a request that needs it.
+      ...parts.services,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
       this.http,

@@ -3,6 +3,7 @@
 
 import type { NodeRole } from '../shared/node-role.js';
 import type { Problem } from '../shared/config/schema.js';
+import { dnsProblems, geoRoleParts } from '../edge/geo/role-parts.js';
 
 const why = 'a shield fetches from the origins: shields are for edges (run this config with strata edge)';
 
@@ -10,7 +11,7 @@ export const shieldRole: NodeRole = {
   name: 'shield',
   servesStrata: true,
   problems(config) {
-    const problems: Problem[] = [];
+    const problems: Problem[] = dnsProblems(config);
     if (config.shields.length > 0) problems.push({ path: 'shields', message: why });
     config.sites.forEach((site, i) => {
       if (site.shields?.length) problems.push({ path: `sites[${i}].shields`, message: why });
@@ -18,4 +19,6 @@ export const shieldRole: NodeRole = {
     return problems;
   },
   selector: (site, _config, upstreams) => upstreams.originPool(site),
+  // Any node may serve GeoDNS; the geo fields come from the edges (a shield passes them on).
+  parts: (config, tools) => geoRoleParts(config, tools, false),
 };
