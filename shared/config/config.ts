@@ -124,6 +124,16 @@ export function validateDnsConfig(input: unknown): { config?: DnsServerConfig; p
 }
 
 /**
+ * What strata config check applies: a file with a dns section and no sites is one for
+ * strata dns (validateDnsConfig); any other is a node's (validateConfig).
+ */
+export function validateAnyConfig(input: unknown): { config?: DnsServerConfig; problems: Problem[] } {
+  const doc = input as Record<string, unknown> | null;
+  const dnsOnly = typeof doc === 'object' && doc !== null && doc.dns != null && doc.sites == null;
+  return dnsOnly ? validateDnsConfig(input) : validateConfig(input);
+}
+
+/**
  * Parses YAML text; syntax errors are problems whose path is "(yaml line N)" and whose message
  * is one line (the YAML library's message without its code excerpt) ending in the column.
  */
