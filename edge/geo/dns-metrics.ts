@@ -52,8 +52,18 @@ export class DnsMetrics {
     });
   }
 
+  /** Counter children by "transport rcode", bound once: a query then only adds to a number. */
+  private readonly answeredChildren = new Map<string, Counter.Internal>();
+
+  /** Runs once per answered query. */
   answered(transport: Transport, rcode: Rcode): void {
-    this.queries.inc({ transport, rcode });
+    const key = `${transport} ${rcode}`;
+    let child = this.answeredChildren.get(key);
+    if (!child) {
+      child = this.queries.labels({ transport, rcode });
+      this.answeredChildren.set(key, child);
+    }
+    child.inc();
   }
 
   dropped(transport: Transport, reason: DropReason): void {
@@ -64,8 +74,17 @@ export class DnsMetrics {
     this.truncations.inc({ transport });
   }
 
+  private readonly steeredChildren = new Map<string, Counter.Internal>();
+
+  /** Runs once per edge answer sent. */
   steered(client: string, answered: string): void {
-    this.steers.inc({ client_region: client, answer_region: answered });
+    const key = `${client} ${answered}`;
+    let child = this.steeredChildren.get(key);
+    if (!child) {
+      child = this.steers.labels({ client_region: client, answer_region: answered });
+      this.steeredChildren.set(key, child);
+    }
+    child.inc();
   }
 
   allDown(): void {
