@@ -1,11 +1,14 @@
 // An edge whose region's shields are down fetches from the shields of the region nearest it
-// (geo.regions' near list), not from whichever shield hashes first.
+// (geo.regions' near list), not from whichever shield hashes first; shields may serve GeoDNS.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEdge, startNode } from '../helpers/edge.js';
 import { startOrigin } from '../helpers/origin.js';
 import { shieldRole } from '../../shield/shield-role.js';
+import { testGeoDatabase } from '../helpers/geo-fixtures.js';
+import { addressesOf, query, udpQuery } from '../helpers/dns.js';
+import type { DnsServer } from '../../edge/geo/dns-server.js';
 
 test("with no shield in its region, an edge uses the nearest region's shield", async (t) => {
   const origin = await startOrigin(t);
@@ -34,4 +37,29 @@ test("with no shield in its region, an edge uses the nearest region's shield", a
     assert.equal(res.status, 200);
     assert.match(String(res.headers.via), /shield-us/);
   }
+});
+
+test('a shield with a dns section serves GeoDNS (any node may), and sends no geo fields of its own', async (t) => {
+  const origin = await startOrigin(t);
+  const probe = `${origin.url}/.well-known/strata/health`;
+  const shield = await startNode(
+    t,
+    {
+      node: { id: 'shield-dns' },
+      sites: [{ hosts: ['*'], origins: [origin.url] }],
+      geo: {
+        database: await testGeoDatabase(t, 'cc0'),
+        regions: { eu: { continents: ['EU'], edges: [{ address: '192.0.2.10', probe }] } },
+        defaultRegion: 'eu',
+      },
+      dns: { listen: '127.0.0.1:0', zone: 'cdn.example', names: ['www.cdn.example'] },
+    },
+    { role: shieldRole },
+  );
+  const dns = shield.node.roleParts.services.find((s) => s.name === 'dns') as DnsServer;
+  assert.deepEqual(addressesOf(await udpQuery(dns.port, query('www.cdn.example', 'A'))), ['192.0.2.10']);
+  // The edge's fields pass through a shield as they came.
+  await shield.get('/x', { 'strata-geo-country': 'DE' });
+  assert.equal(origin.requests.at(-1)!.headers['strata-geo-country'], 'DE');
+  assert.equal(origin.requests.at(-1)!.headers['strata-geo-region'], undefined);
 });
