@@ -30,6 +30,8 @@ export class GeoFilter implements RequestFilter {
   private readonly names: ReadonlySet<string>;
   /** Per site index: its rules, or undefined when it has none. */
   private readonly rules: (SiteRules | undefined)[];
+  /** This edge's region (node.region): its clients are never steered away. */
+  private readonly home: string;
 
   constructor(
     config: StrataConfig,
@@ -51,8 +53,6 @@ export class GeoFilter implements RequestFilter {
     );
     this.home = config.node.region;
   }
-
-  private readonly home: string;
 
   onRequest(ctx: RequestContext): Decision | undefined {
     const { req } = ctx;
