@@ -10,6 +10,9 @@ import { testGeoDatabase } from '../helpers/geo-fixtures.js';
 import { addressesOf, query, udpQuery } from '../helpers/dns.js';
 import { metricSum } from '../helpers/metrics.js';
 import type { DnsServer } from '../../edge/geo/dns-server.js';
+import { connect } from 'node:http2';
+import { startHttpsEdge } from '../helpers/https-node.js';
+import { issue, testCa, writeCert } from '../helpers/tls-certs.js';
 
 const DE = '192.0.2.7';
 const US = '198.51.100.7';
@@ -164,4 +167,33 @@ test('an edge with a dns section serves GeoDNS from the same GeoIP database', as
   const us = await udpQuery(dns.port, query('www.cdn.example', 'A', { subnet: '198.51.100.0/24' }));
   assert.deepEqual(addressesOf(us), ['198.51.100.10']);
   assert.equal(metricSum(await edge.metrics(), 'strata_dns_queries_total', { transport: 'udp' }), 1);
+});
+
+test("over HTTP/2 too, the origin gets the geo fields and never the client's copies", async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'no-store' }));
+  const ca = await testCa(t);
+  const files = await writeCert(ca, 'site', await issue(ca, ['site.test']));
+  const edge = await startHttpsEdge(t, [files], {
+    sites: [{ hosts: ['site.test'], origins: [origin.url] }],
+    geo: {
+      database: await testGeoDatabase(t, 'cc0'),
+      // The client is 127.0.0.1: an override places it.
+      overrides: [{ cidr: '127.0.0.0/8', country: 'JP' }],
+    },
+  });
+  const client = connect(`https://127.0.0.1:${edge.httpsPort}`, { ca: ca.cert, servername: 'site.test' });
+  t.after(() => client.close());
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = client.request({ ':path': '/h2', ':authority': 'site.test', 'strata-geo-country': 'FR' });
+    req.on('response', (h) => resolve(Number(h[':status'])));
+    req.on('error', reject);
+    req.resume();
+    req.end();
+  });
+  assert.equal(status, 200);
+  const seen = origin.requests[0].headers;
+  assert.equal(seen['strata-geo-country'], 'JP');
+  assert.equal(seen['strata-geo-continent'], 'AS');
+  // No regions configured: no region field.
+  assert.equal(seen['strata-geo-region'], undefined);
 });
