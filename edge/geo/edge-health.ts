@@ -22,7 +22,7 @@ export interface ProbeOptions {
 }
 
 /**
- * Probes every edge's health URL each interval (a GET; any 2xx is healthy, anything else or no
+ * Probes every edge's health URL each interval (a GET, once per URL; any 2xx is healthy, anything else or no
  * answer within the timeout is not). start() resolves after the first round, so the first
  * answers already know which edges serve. Rounds never overlap.
  */
@@ -34,11 +34,18 @@ export class ProbeHealth implements EdgeHealth {
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
   private stopped = false;
+  /** The edges by probe URL. */
+  private readonly byUrl = new Map<string, EdgeSpec[]>();
 
   constructor(
-    private readonly edges: readonly EdgeSpec[],
+    edges: readonly EdgeSpec[],
     private readonly options: ProbeOptions,
   ) {
+    for (const edge of edges) {
+      const group = this.byUrl.get(edge.probe);
+      if (group) group.push(edge);
+      else this.byUrl.set(edge.probe, [edge]);
+    }
     this.agent = new Agent({
       connectTimeout: options.timeoutMs,
       headersTimeout: options.timeoutMs,
@@ -75,13 +82,19 @@ export class ProbeHealth implements EdgeHealth {
     }, this.options.intervalMs);
   }
 
+  /** One GET per probe URL: edges that share one (behind one load balancer, say) share its answer. */
   private async probeAll(): Promise<void> {
-    await Promise.all(this.edges.map(async (edge) => this.set(edge, await this.probe(edge))));
+    await Promise.all(
+      [...this.byUrl].map(async ([url, edges]) => {
+        const healthy = await this.probe(url);
+        for (const edge of edges) this.set(edge, healthy);
+      }),
+    );
   }
 
-  private async probe(edge: EdgeSpec): Promise<boolean> {
+  private async probe(url: string): Promise<boolean> {
     try {
-      const res = await request(edge.probe, {
+      const res = await request(url, {
         dispatcher: this.agent,
         signal: AbortSignal.timeout(this.options.timeoutMs),
         headers: { 'user-agent': 'strata-dns-probe' },

@@ -41,9 +41,10 @@ interface World {
 /**
  * eu (Europe, near: us), us (the Americas, near: eu) and ap (Asia and Oceania, near: us); the
  * resolver's own address (127.0.0.1) is placed in ap by an override. us's edges are two real
- * edges; the other regions' probes go to an origin that answers 200.
+ * edges; the other regions' probes go to an origin that answers 200 (one probe for them all).
+ * Probes run every `probeInterval` (1s: only the test that stops edges needs them sooner).
  */
-async function world(t: TestContext): Promise<World> {
+async function world(t: TestContext, probeInterval = '1s'): Promise<World> {
   const healthy = await startOrigin(t);
   const origin = await startOrigin(t);
   const us = [await startEdge(t, origin.url), await startEdge(t, origin.url)];
@@ -73,7 +74,7 @@ async function world(t: TestContext): Promise<World> {
         { name: 'ns1.cdn.example', addresses: ['192.0.2.53', '2001:db8::53'] },
         { name: 'ns.other.example' },
       ],
-      probe: { interval: '100ms', timeout: '1s' },
+      probe: { interval: probeInterval, timeout: '1s' },
     },
   });
   return {
@@ -125,7 +126,7 @@ test('queries with different client subnets get the edges of their regions, with
 });
 
 test("stopping a region's edges moves its clients' answers to the next region in nearness order", async (t) => {
-  const w = await world(t);
+  const w = await world(t, '100ms');
   const ask = () => udpQuery(w.port, query('www.cdn.example', 'A', { subnet: '198.51.100.0/24' }));
   assert.deepEqual(addressesOf(await ask()), v4(usEdges));
   await w.stopUs();
