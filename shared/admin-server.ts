@@ -10,6 +10,12 @@ export interface MetricsSource {
   readonly contentType: string;
 }
 
+/** One line of /readyz under "ready" or "not ready"; a check that is not ready makes the node not ready. */
+export interface ReadinessCheck {
+  ready: boolean;
+  detail: string;
+}
+
 /** Scrapers, probes and operators need a handful of connections; past this they are refused. */
 const maxAdminConnections = 256;
 
@@ -19,6 +25,8 @@ export class AdminServer implements Service {
   port = 0;
   /** Set by the node once every service is up; cleared when draining starts. */
   ready = false;
+  /** Checks of services that report more than started or not (relays); read on each /readyz. */
+  readonly checks: (() => ReadinessCheck[])[] = [];
 
   /** `serving`: whether what the node runs can serve now besides `ready` (a primary: any worker). */
   constructor(
@@ -39,10 +47,10 @@ export class AdminServer implements Service {
         if (path === '/healthz') {
           res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'no-store' }).end('ok\n');
         } else if (path === '/readyz') {
-          const ready = this.ready && this.serving();
+          const { ready, body } = this.readiness();
           res
             .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain', 'cache-control': 'no-store' })
-            .end(ready ? 'ready\n' : 'not ready\n');
+            .end(body);
         } else if (path === '/metrics') {
           this.metrics.metrics().then(
             (text) => res.writeHead(200, { 'content-type': this.metrics.contentType }).end(text),
@@ -54,6 +62,14 @@ export class AdminServer implements Service {
       },
     );
     this.server.maxConnections = maxAdminConnections;
+  }
+
+  /** "ready" or "not ready" on the first line, then one line per check. */
+  private readiness(): { ready: boolean; body: string } {
+    const checks = this.checks.flatMap((check) => check());
+    const ready = this.ready && this.serving() && checks.every((c) => c.ready);
+    const lines = checks.map((c) => `${c.detail}\n`).join('');
+    return { ready, body: `${ready ? 'ready' : 'not ready'}\n${lines}` };
   }
 
   async start(): Promise<void> {

@@ -58,6 +58,11 @@ export class Metrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly heapShed = new Counter({
+    name: 'strata_memory_heap_shed_objects_total',
+    help: 'Objects evicted from the memory tier because the JavaScript heap was near its limit.',
+    registers: [this.registry],
+  });
   readonly siblingFills = new Counter({
     name: 'strata_worker_sibling_fills_total',
     help: 'Fills asked of this worker by the other workers of its node for keys it owns, by what it did (not client requests).',

@@ -8,8 +8,9 @@ import { LineWriter } from './line-writer.js';
 import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
-import type { NodeRole, RoleParts } from './node-role.js';
-import { buildStore, openStore, tierStats } from './cache/build-store.js';
+import type { NodeRole, RoleParts, RoleService } from './node-role.js';
+import { buildStore, memoryTier, openStore, tierStats } from './cache/build-store.js';
+import { HeapWatch, heapProblem } from './heap.js';
 import type { CacheStore } from './cache/store.js';
 import { Pipeline } from './http/pipeline.js';
 import { Router } from './http/router.js';
@@ -45,6 +46,7 @@ export class StrataNode {
   readonly log: Logger;
   /** Where the node says it listens: its own logger at level info at least, or the injected one as is. */
   private readonly announce: Logger;
+  private readonly worker: WorkerPlace | undefined;
   /** Buffered writer behind the node's own logs and access log (absent when a test passes a logger and no access log). */
   private readonly writer: LineWriter | undefined;
   private readonly accessLog: AccessLog | undefined;
@@ -58,22 +60,31 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
-  /** The role's own filters and services (geo, GeoDNS). */
+  /** The role's per-process filters and services (the geo filter and its GeoIP database). */
   readonly roleParts: RoleParts;
-  private readonly services: ServiceGroup;
+  /** The role's once-per-node services (the edge's relays); none in a worker (its primary runs them). */
+  readonly nodeServices: readonly RoleService[];
+  /** What serves the node's clients, started last and stopped first... */
+  private readonly clients: ServiceGroup;
+  /** ...and what they need: store, upstream pools, admin and the other workers' fills. */
+  private readonly core: ServiceGroup;
+  private readonly siblingListener: SiblingListener | undefined;
+  private readonly siblings: Siblings | undefined;
 
   /** Throws CONFIG_INVALID when the config has what the role cannot run. */
   constructor(config: StrataConfig, options: NodeOptions) {
     this.role = options.role;
     const problems = this.role.problems(config);
+    const tooSmall = heapProblem(config);
+    if (tooSmall) problems.push(tooSmall);
     if (problems.length > 0) throw configError(`the ${this.role.name} config`, problems);
     this.config = config;
     const logging = options.log
       ? undefined
       : createLogging({ level: config.log.level, node: config.node.id, worker: options.worker?.index });
     this.log = options.log ?? logging!.log;
-    // A worker's line is left to the level: its primary says where the node listens.
-    this.announce = logging && options.worker === undefined ? atAnyLevel(this.log) : this.log;
+    this.worker = options.worker;
+    this.announce = logging ? atAnyLevel(this.log) : this.log;
     this.writer = logging?.writer ?? (config.log.access ? new LineWriter(1) : undefined);
     this.accessLog =
       config.log.access && this.writer
@@ -86,12 +97,16 @@ export class StrataNode {
     }
     const place = options.worker;
     const siblings = place && place.count > 1 ? new Siblings(place, config) : undefined;
+    this.siblings = siblings;
     this.store = buildStore(
       config,
       this.log,
       this.metrics,
       siblings && { index: siblings.place.index, owns: siblings.owns },
     );
+    // Near the heap limit: evict 2% of the memory tier per check, and store no new fills.
+    const memory = memoryTier(this.store);
+    const heap = new HeapWatch(() => this.metrics.heapShed.inc(memory.shed(0.02)));
     const upstreams = new Upstreams(config, this.log, this.metrics);
     this.upstreams = upstreams;
     this.router = new Router(config.sites, (site) => this.role.selector(site, config, upstreams));
@@ -137,6 +152,7 @@ export class StrataNode {
         ...parts.filters,
       ],
       clock,
+      heapTight: () => heap.tight,
       accessLog: this.accessLog,
       hiddenFields:
         config.cache.targetedField && !this.role.servesStrata
@@ -156,22 +172,39 @@ export class StrataNode {
     this.https = config.listen.https
       ? new HttpsListener(config.listen.https, config, this.pipeline.handle, this.log, this.metrics, upgrade)
       : undefined;
+    this.nodeServices =
+      options.worker === undefined
+        ? (this.role.nodeServices?.(config, {
+            log: this.log,
+            // Like the HTTP access log: written whatever log.level says, unless log.access is off.
+            accessLog: config.log.access ? (logging ? atAnyLevel(this.log) : this.log) : undefined,
+            registry: this.metrics.registry,
+            now: clock,
+          }) ?? [])
+        : [];
+    for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
     const store: Service = {
       name: 'store',
       start: () => openStore(this.store),
       stop: () => this.store.close(),
     };
-    this.services = new ServiceGroup([
+    this.siblingListener =
+      siblings && new SiblingListener(siblings.place, config, siblings, this.pipeline.handle);
+    this.core = new ServiceGroup([
       store,
+      heap,
       this.upstreams,
       // The GeoIP database loads before the listeners take a request that needs it.
       ...parts.services,
+      ...this.nodeServices,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),
+      // Stops after the client listeners: the other workers' fills go on while this one drains.
+      ...(this.siblingListener ? [this.siblingListener] : []),
+    ]);
+    this.clients = new ServiceGroup([
       this.http,
       ...(this.https ? [this.https] : []),
-      // Stops before the client listeners: the other workers fill upstream themselves meanwhile.
-      ...(siblings ? [new SiblingListener(siblings.place, config, siblings, this.pipeline.handle)] : []),
       // Last, so it stops first: tunnels close in WebSocket terms while the listeners still
       // run (they wait for every connection, upgraded ones included, before they stop).
       this.websocket,
@@ -180,16 +213,25 @@ export class StrataNode {
 
   /** Starts the services in order; then says on stdout where the node listens. */
   async start(): Promise<void> {
-    await this.services.start();
+    await this.core.start();
+    try {
+      await this.clients.start();
+    } catch (err) {
+      await this.core.stop(Date.now() + 1000);
+      throw err;
+    }
     this.admin.ready = true;
     const https = this.https && {
       https: authority(parseHostPort(this.config.listen.https!.address).host, this.https.port),
       httpsPort: this.https.port,
     };
-    this.announce.info(
-      { ...listening(this.config, this.http.port, this.admin.port), ...https },
-      `${this.role.name} started`,
-    );
+    // A worker has no admin listener, and its primary says where the node listens.
+    if (this.worker !== undefined) this.log.debug({ httpPort: this.http.port }, 'worker started');
+    else
+      this.announce.info(
+        { ...listening(this.config, this.http.port, this.admin.port), ...https },
+        `${this.role.name} started`,
+      );
   }
 
   /**
@@ -205,10 +247,41 @@ export class StrataNode {
     return this.https.certificates.reload('signal');
   }
 
+  /**
+   * A worker being replaced on reload (shared/cluster/): stops serving clients (draining them),
+   * and keeps answering its successor's fills from its memory tier for `handoffMs`, so the hot
+   * objects move to the new worker instead of being fetched again. stop() ends it.
+   */
+  async retire(handoffMs: number): Promise<void> {
+    this.admin.ready = false;
+    await this.clients.stop(Date.now() + this.config.shutdown.drainTimeout);
+    await new Promise((resolve) => setTimeout(resolve, handoffMs));
+  }
+
+  /** Another worker of this node has (re)started (shared/cluster/). */
+  siblingReady(index: number): void {
+    this.siblings?.siblingReady(index);
+  }
+
+  /** The worker this one replaced has exited: fills of its own keys go upstream from now on. */
+  predecessorGone(): void {
+    this.siblings?.forgetPredecessor();
+  }
+
+  /** Listens where the worker that replaces this one finds it (siblings.ts). */
+  handOver(): Promise<void> {
+    return this.siblingListener?.retire() ?? Promise.resolve();
+  }
+
   /** Graceful stop: not ready, stop accepting, drain in-flight requests until the deadline. */
   async stop(drainMs = this.config.shutdown.drainTimeout): Promise<void> {
     this.admin.ready = false;
-    await this.services.stop(Date.now() + drainMs);
+    const deadline = Date.now() + drainMs;
+    try {
+      await this.clients.stop(deadline);
+    } finally {
+      await this.core.stop(deadline);
+    }
     this.accessLog?.flush();
     this.log.info(`${this.role.name} stopped`);
     await this.writer?.close();

@@ -1,29 +1,31 @@
-// DnsNode: what strata dns runs: the GeoIP database, the edges' health, the DNS server and an
-// admin listener (/healthz, /readyz, /metrics), started in that order and stopped in reverse.
+// DnsNode: what strata dns runs: the GeoDNS node service (its GeoIP database, the edges' health,
+// the DNS server) and an admin listener (/healthz, /readyz with the service's check, /metrics),
+// started in that order and stopped in reverse.
 
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { DnsServerConfig } from '../../shared/config/config.js';
 import type { Logger } from '../../shared/log.js';
 import { AdminServer } from '../../shared/admin-server.js';
 import { ServiceGroup } from '../../shared/service.js';
-import { geoParts, type GeoParts } from './geo-parts.js';
+import { GeoDns } from './geo-dns.js';
 
 export class DnsNode {
   readonly registry = new Registry();
-  readonly parts: GeoParts;
+  readonly geoDns: GeoDns;
   readonly admin: AdminServer;
   private readonly services: ServiceGroup;
 
   /** `config` has a dns section (validateDnsConfig checks), and so geo regions. */
   constructor(config: DnsServerConfig, log: Logger) {
     collectDefaultMetrics({ register: this.registry });
-    this.parts = geoParts(config.geo!, config.dns, { log, registry: this.registry });
+    this.geoDns = new GeoDns(config.geo!, config.dns!, { log, registry: this.registry });
     this.admin = new AdminServer(config.listen.admin, this.registry);
-    this.services = new ServiceGroup([...this.parts.services, this.admin]);
+    this.admin.checks.push(() => this.geoDns.readiness());
+    this.services = new ServiceGroup([this.geoDns, this.admin]);
   }
 
   get dnsPort(): number {
-    return this.parts.dns!.port;
+    return this.geoDns.port;
   }
 
   get adminPort(): number {

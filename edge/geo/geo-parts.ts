@@ -10,9 +10,9 @@ import { DnsMetrics } from './dns-metrics.js';
 import { DnsResponder } from './dns-responder.js';
 import { DnsServer } from './dns-server.js';
 import { ProbeHealth, type EdgeHealth } from './edge-health.js';
-import { GeoIp } from './geoip.js';
-import { GeoMetrics } from './geo-metrics.js';
+import type { GeoIp } from './geoip.js';
 import { Regions } from './regions.js';
+import { sharedGeoIp } from './shared-geoip.js';
 
 export interface GeoParts {
   geo: GeoIp;
@@ -29,17 +29,14 @@ export interface GeoTools {
   registry: Registry;
 }
 
-/** The parts for `geo` (and `dns`); they register their metrics in `registry`. */
+/**
+ * The parts for `geo` (and `dns`); they register their metrics in `registry`. The GeoIP database
+ * is the process's shared one (shared-geoip.ts): `services` holds this user's handle on it.
+ */
 export function geoParts(geoConfig: GeoConfig, dnsConfig: DnsConfig | undefined, tools: GeoTools): GeoParts {
-  const log = tools.log.child({ part: 'geo' });
-  const geo = new GeoIp({
-    database: geoConfig.database,
-    overrides: geoConfig.overrides,
-    log,
-    metrics: new GeoMetrics(tools.registry),
-  });
+  const { geo, service } = sharedGeoIp(geoConfig, tools.log.child({ part: 'geo' }), tools.registry);
   const regions = new Regions(geoConfig);
-  if (!dnsConfig) return { geo, regions, dns: undefined, health: undefined, services: [geo] };
+  if (!dnsConfig) return { geo, regions, dns: undefined, health: undefined, services: [service] };
   const metrics = new DnsMetrics(tools.registry);
   const dnsLog = tools.log.child({ part: 'dns' });
   const health = new ProbeHealth(regions.allEdges(), {
@@ -50,5 +47,5 @@ export function geoParts(geoConfig: GeoConfig, dnsConfig: DnsConfig | undefined,
   health.onChange((edge, up) => metrics.edgeUp.set({ region: edge.region, edge: edge.address }, up ? 1 : 0));
   const responder = new DnsResponder({ config: dnsConfig, regions, geo, health, metrics, log: dnsLog });
   const dns = new DnsServer(dnsConfig.listen, responder, metrics, dnsLog);
-  return { geo, regions, dns, health, services: [geo, health, dns] };
+  return { geo, regions, dns, health, services: [service, health, dns] };
 }

@@ -73,6 +73,11 @@ export async function openStore(store: CacheStore): Promise<void> {
   if (store instanceof TieredStore) await store.open();
 }
 
+/** The memory tier of a store (itself, or the tiered store's). */
+export function memoryTier(store: CacheStore): MemoryStore {
+  return store instanceof TieredStore ? store.memory : (store as MemoryStore);
+}
+
 /** Objects and bytes per tier, for the strata_cache_* gauges. */
 export function tierStats(store: CacheStore): Record<string, StoreStats> {
   return store instanceof TieredStore ? store.tiers() : { memory: store.stats() };

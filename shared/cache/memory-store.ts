@@ -107,6 +107,17 @@ export class MemoryStore implements CacheStore {
     return { objects: this.objectCount, bytes: this.lru.calculatedSize };
   }
 
+  /**
+   * Evicts least recently used objects (as the LRU would: the tiered store keeps them on disk)
+   * until `share` of the tier's bytes are freed; returns how many objects left.
+   */
+  shed(share: number): number {
+    const goal = Math.ceil(this.lru.calculatedSize * (1 - share));
+    const before = this.objectCount;
+    while (this.lru.size > 0 && this.lru.calculatedSize > goal) this.lru.pop();
+    return before - this.objectCount;
+  }
+
   async close(): Promise<void> {
     this.lru.clear();
   }

@@ -7,7 +7,12 @@ export type Forward = 'uri-miss' | 'vary-miss' | 'stale' | 'request' | 'bypass' 
 
 /** RFC 9211 detail values: why something was not stored, or how a stored object was used. */
 export type Detail =
-  NoCacheReason | 'hit-for-pass' | 'stale-while-revalidate' | 'stale-if-error' | 'revalidated';
+  | NoCacheReason
+  | 'heap-pressure'
+  | 'hit-for-pass'
+  | 'stale-while-revalidate'
+  | 'stale-if-error'
+  | 'revalidated';
 
 /** What a node did with a request, as the access log and the request metrics name it. */
 export type OutcomeLabel = 'hit' | 'stale' | 'revalidated' | 'miss' | 'pass';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The strata command: run an edge or a shield, check a config, run the demo or its origin alone.
 
+import { heapProblem } from '../heap.js';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import cluster from 'node:cluster';
@@ -155,6 +156,9 @@ async function runNode(role: NodeRole, args: string[]): Promise<number> {
   try {
     config = await loadConfig(values.config);
     const problems = role.problems(config);
+    // One process must fit its memory tier in its heap; a primary gives its workers the heap they need.
+    const heap = workerCount(config) === 1 ? heapProblem(config) : undefined;
+    if (heap) problems.push(heap);
     if (problems.length > 0) throw configError(`the ${name} config`, problems);
   } catch (err) {
     printConfigError(values.config, err);

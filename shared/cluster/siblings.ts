@@ -7,7 +7,7 @@
 // the worker would have sent it upstream, one Cache-Status member, the request counted once.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StrataConfig } from '../config/config.js';
 import type { Service } from '../service.js';
@@ -23,6 +23,11 @@ export interface WorkerPlace {
   count: number;
   /** A folder only the node's processes use (made by the primary, mode 0700). */
   dir: string;
+  /**
+   * This worker replaces one that is handing over (a reload without a disk tier): it fills the
+   * keys it owns from its predecessor's memory tier while that one is there (retiringSocket).
+   */
+  predecessor?: boolean;
 }
 
 /** The request field that carries the client's scheme over the hop (and marks nothing else). */
@@ -36,6 +41,11 @@ const siblingOpenMs = 1000;
 
 export function siblingSocket(dir: string, index: number): string {
   return join(dir, `worker-${index}.sock`);
+}
+
+/** Where a worker being replaced answers its successor (its own socket is the successor's now). */
+export function retiringSocket(dir: string, index: number): string {
+  return join(dir, `worker-${index}.retiring.sock`);
 }
 
 /** The owner of a cache key among `count` workers (the same answer in every worker). */
@@ -55,6 +65,8 @@ export class Siblings {
   readonly ownership: Ownership;
   /** The other workers as peers, by index (this worker's own slot is empty). */
   private readonly peers: (Peer | undefined)[];
+  /** The worker this one replaces, while it hands over (WorkerPlace.predecessor). */
+  private predecessor: Peer | undefined;
 
   constructor(
     readonly place: WorkerPlace,
@@ -62,25 +74,46 @@ export class Siblings {
   ) {
     this.ownership = new Ownership(place.count);
     const options = upstreamOptions(config.upstream);
+    const peer = (name: string, socketPath: string) =>
+      new Peer(`http://${name}`, 'worker', new PeerHealth({ failures: 1, openMs: siblingOpenMs }), {
+        ...options,
+        socketPath,
+      });
     this.peers = Array.from({ length: place.count }, (_, i) =>
-      i === place.index
-        ? undefined
-        : new Peer(`http://worker-${i}`, 'worker', new PeerHealth({ failures: 1, openMs: siblingOpenMs }), {
-            ...options,
-            socketPath: siblingSocket(place.dir, i),
-          }),
+      i === place.index ? undefined : peer(`worker-${i}`, siblingSocket(place.dir, i)),
     );
+    if (place.predecessor)
+      this.predecessor = peer(`worker-${place.index}-predecessor`, retiringSocket(place.dir, place.index));
   }
 
   /** Whether this worker owns the key (keeps it on its disk tier). */
   owns = (key: string): boolean => this.ownership.owner(key) === this.place.index;
 
-  /** The sibling that owns the key, or undefined when this worker does. */
-  ownerOf(key: string): Peer | undefined {
-    return this.peers[this.ownership.owner(key)];
+  /**
+   * Where a fill of `key` goes before upstream: the worker that owns it; for a key this worker
+   * owns, its predecessor while that one hands over. A fill that came over the hop (`hop`) goes
+   * to no other owner: hops never chain.
+   */
+  fillFrom(key: string, hop: boolean): Peer | undefined {
+    const owner = this.ownership.owner(key);
+    if (owner === this.place.index) return this.predecessor;
+    return hop ? undefined : this.peers[owner];
+  }
+
+  /** The worker at `index` has (re)started: fills go to it again at once, not after its circuit's second. */
+  siblingReady(index: number): void {
+    this.peers[index]?.health.succeeded();
+  }
+
+  /** The predecessor has gone (or this worker is handing over itself): no more fills from it. */
+  forgetPredecessor(): void {
+    const gone = this.predecessor;
+    this.predecessor = undefined;
+    void gone?.close(Date.now());
   }
 
   async close(deadlineMs: number): Promise<void> {
+    this.forgetPredecessor();
     await Promise.all(this.peers.map((p) => p?.close(deadlineMs)));
   }
 }
@@ -94,43 +127,72 @@ const hopListeners: Record<'http' | 'https', ListenerInfo> = {
 /** The owner's end of the hop: an HTTP/1.1 server on the worker's socket, feeding its pipeline. */
 export class SiblingListener implements Service {
   readonly name = 'sibling-listener';
-  private readonly server: Server;
-  private readonly path: string;
+  private readonly servers: Server[] = [];
+  private readonly serve: (req: IncomingMessage, res: ServerResponse) => void;
 
   constructor(
-    place: WorkerPlace,
-    config: StrataConfig,
+    private readonly place: WorkerPlace,
+    private readonly config: StrataConfig,
     private readonly siblings: Siblings,
     handler: (req: IncomingMessage, res: ServerResponse, listener: ListenerInfo) => void,
   ) {
-    this.path = siblingSocket(place.dir, place.index);
-    this.server = createServer(http1Options(config.server), (req, res) => {
+    this.serve = (req, res) => {
       const scheme = req.headers[hopSchemeField] === 'https' ? 'https' : 'http';
       handler(req, res, hopListeners[scheme]);
+    };
+  }
+
+  start(): Promise<void> {
+    return this.listen(siblingSocket(this.place.dir, this.place.index));
+  }
+
+  /**
+   * Hands over to the worker replacing this one, which takes this socket's path: answers on the
+   * retiring path from now on too, and asks no predecessor of its own.
+   */
+  retire(): Promise<void> {
+    this.siblings.forgetPredecessor();
+    return this.listen(retiringSocket(this.place.dir, this.place.index), (req, res) => {
+      // Only what is stored: the successor runs the new config, and fetches the rest itself.
+      const cc = req.headers['cache-control'];
+      req.headers['cache-control'] = cc ? `${cc}, only-if-cached` : 'only-if-cached';
+      this.serve(req, res);
     });
   }
 
-  async start(): Promise<void> {
-    // A socket file left by this worker's predecessor (killed) would refuse the bind.
-    rmSync(this.path, { force: true });
+  /**
+   * Listens at `path`, bound under a name of this process's and renamed into place: a socket
+   * file is unlinked by name when its server closes, and a worker replaced on a reload closes
+   * after its successor took the path over. The rename also replaces a file left by a worker
+   * that was killed.
+   */
+  private async listen(path: string, serve = this.serve): Promise<void> {
+    const own = `${path}.${process.pid}`;
+    rmSync(own, { force: true });
+    const server = createServer(http1Options(this.config.server), serve);
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.path, () => {
-        this.server.off('error', reject);
+      server.once('error', reject);
+      server.listen(own, () => {
+        server.off('error', reject);
         resolve();
       });
     });
+    renameSync(own, path);
+    this.servers.push(server);
   }
 
-  /** Stops taking hops (siblings then fill upstream themselves) and lets the ones in flight finish. */
+  /** Stops taking fills (siblings then fill upstream themselves) and lets the ones in flight finish. */
   async stop(deadlineMs: number): Promise<void> {
-    if (this.server.listening) {
-      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-      this.server.closeIdleConnections();
-      const timer = setTimeout(() => this.server.closeAllConnections(), Math.max(0, deadlineMs - Date.now()));
-      await closed;
-      clearTimeout(timer);
-    }
+    await Promise.all(this.servers.map((server) => closeServer(server, deadlineMs)));
     await this.siblings.close(deadlineMs);
   }
+}
+
+async function closeServer(server: Server, deadlineMs: number): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), Math.max(0, deadlineMs - Date.now()));
+  await closed;
+  clearTimeout(timer);
 }

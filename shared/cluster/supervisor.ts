@@ -12,9 +12,11 @@ import { AdminServer } from '../admin-server.js';
 import { loadConfig, type StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { NodeRole } from '../node-role.js';
+import type { NodeRole, RoleService } from '../node-role.js';
+import { ServiceGroup } from '../service.js';
 import { removeStaleShards, workerConfig, workerCount } from './worker-config.js';
-import { workerEnv, type WorkerMessage } from './worker.js';
+import { heapLimitMiB, heapNeededMiB } from '../heap.js';
+import { handoffMs, workerEnv, type WorkerMessage } from './worker.js';
 
 /** A worker that fails again soon after a restart waits longer each time, up to this. */
 const maxBackoffMs = 30_000;
@@ -50,8 +52,13 @@ export class Supervisor {
   private readonly registry = new Registry();
   private readonly restarts: Counter;
   private httpPort = 0;
+  /** The role's once-per-node services (an edge's relays): here, not in the workers. */
+  readonly nodeServices: readonly RoleService[];
+  private readonly nodeGroup: ServiceGroup;
   /** The workers' sockets for fills between them (siblings.ts): a folder only this node uses. */
   private readonly dir = mkdtempSync(join(tmpdir(), 'strata-'));
+  /** Workers replaced on a reload that still hand their memory tier over (handOff). */
+  private readonly handingOff = new Set<Promise<void>>();
   /** How many workers the running config asks for (their siblings' count). */
   private count = 0;
 
@@ -82,17 +89,36 @@ export class Supervisor {
       // The node serves while any worker does (connections go to the workers listening).
       () => [...slots.values()].some((s) => s.ready),
     );
+    this.nodeServices =
+      options.role.nodeServices?.(options.config, {
+        log: options.log,
+        accessLog: options.config.log.access ? options.log.child({}, { level: 'info' }) : undefined,
+        registry: this.registry,
+        now: Date.now,
+      }) ?? [];
+    for (const service of this.nodeServices) this.admin.checks.push(() => service.readiness());
+    this.nodeGroup = new ServiceGroup(this.nodeServices);
   }
 
   /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */
   async start(): Promise<{ httpPort: number; adminPort: number; workers: number }> {
-    await this.admin.start();
+    // Before anything starts: a split that fails must not leave node services running.
     const count = workerCount(this.config);
     const share = workerConfig(this.config, count);
+    await this.admin.start();
+    try {
+      await this.nodeGroup.start();
+    } catch (err) {
+      await this.admin.stop();
+      rmSync(this.dir, { recursive: true, force: true });
+      throw err;
+    }
     this.count = count;
     this.dropStaleShards(this.config, count);
     try {
-      await Promise.all(Array.from({ length: count }, (_, i) => this.fork(i, share).readiness));
+      // One first: a config that cannot start (a port in use) fails once, not once per worker.
+      await this.fork(0, share).readiness;
+      await Promise.all(Array.from({ length: count - 1 }, (_, i) => this.fork(i + 1, share).readiness));
     } catch (err) {
       await this.stop();
       throw err;
@@ -101,11 +127,22 @@ export class Supervisor {
     return { httpPort: this.httpPort, adminPort: this.admin.port, workers: count };
   }
 
-  private fork(index: number, config: StrataConfig): Slot {
+  /** `predecessor`: it replaces a worker that hands its memory tier over (siblings.ts). */
+  private fork(index: number, config: StrataConfig, predecessor = false): Slot {
+    // A worker's share of the memory tier may need more heap than V8 gives by default: set it
+    // (a single process is refused instead, see shared/heap.ts).
+    const heap = heapNeededMiB(config);
+    cluster.setupPrimary({
+      execArgv: [
+        ...process.execArgv.filter((a) => !a.startsWith('--max-old-space-size')),
+        ...(heap > heapLimitMiB() ? [`--max-old-space-size=${heap}`] : []),
+      ],
+    });
     const worker = cluster.fork({
       [workerEnv.index]: String(index),
       [workerEnv.count]: String(this.count),
       [workerEnv.dir]: this.dir,
+      [workerEnv.predecessor]: predecessor ? '1' : '0',
       [workerEnv.config]: JSON.stringify(config),
     });
     let settle!: { resolve: () => void; reject: (err: Error) => void };
@@ -116,11 +153,15 @@ export class Supervisor {
       readyTimeoutMs,
     );
     worker.on('message', (m: WorkerMessage) => {
+      if (m?.type === 'strata:failed') settle.reject(new Error(m.message));
       if (m?.type !== 'strata:ready') return;
       clearTimeout(timer);
       slot.ready = true;
       this.httpPort = m.httpPort;
       this.options.log.info({ worker: index, pid: worker.process.pid }, 'worker ready');
+      for (const [i, other] of this.slots)
+        if (i !== index && other.worker.isConnected())
+          other.worker.send({ type: 'strata:sibling-ready', index } satisfies WorkerMessage, () => undefined);
       settle.resolve();
     });
     worker.on('exit', (code, signal) => {
@@ -171,6 +212,17 @@ export class Supervisor {
         problems.push({ path: 'listen.admin', message: 'the admin listener changes only with a restart' });
       if (next.listen.http !== this.config.listen.http)
         problems.push({ path: 'listen.http', message: 'the listener changes only with a restart' });
+      if (JSON.stringify(next.relays) !== JSON.stringify(this.config.relays))
+        problems.push({ path: 'relays', message: 'relays change only with a restart' });
+      // The primary runs the GeoDNS server, with the regions it answers from.
+      const dnsChanged =
+        JSON.stringify(next.dns) !== JSON.stringify(this.config.dns) ||
+        (next.dns !== undefined && JSON.stringify(next.geo) !== JSON.stringify(this.config.geo));
+      if (dnsChanged)
+        problems.push({
+          path: 'dns',
+          message: 'the GeoDNS server (dns, and geo with it) changes only with a restart',
+        });
       if (problems.length > 0) throw new StrataError('CONFIG_INVALID', undefined, { problems });
     } catch (err) {
       const problems = (err as StrataError).context?.problems as
@@ -200,9 +252,12 @@ export class Supervisor {
         this.slots.delete(index);
         await this.drain(old.worker);
       }
+      // Without a disk tier the old worker's memory would be lost: it hands it over instead.
+      const handOver = old !== undefined && !diskFirst && index < count;
+      if (handOver) old.worker.send({ type: 'strata:hand-over' } satisfies WorkerMessage, () => undefined);
       if (index < count) {
         try {
-          await this.fork(index, share).readiness;
+          await this.fork(index, share, handOver).readiness;
         } catch (err) {
           // Keep what runs: the old worker (if any, and still running) goes back into its slot.
           log.error({ worker: index, err: (err as Error).message }, 'reload stopped: a new worker failed');
@@ -217,7 +272,8 @@ export class Supervisor {
           return false;
         }
       } else this.slots.delete(index);
-      if (old && !diskFirst) await this.drain(old.worker);
+      if (handOver) this.handOff(index, old.worker, this.slots.get(index)!.worker);
+      else if (old && !diskFirst) await this.drain(old.worker);
     }
     this.config = next;
     this.dropStaleShards(next, count);
@@ -234,12 +290,34 @@ export class Supervisor {
       );
   }
 
+  /**
+   * Drains a worker that hands over, without waiting: it answers its successor's fills for a
+   * while (handoffMs) after its clients have gone; the successor hears when it has exited.
+   */
+  private handOff(index: number, old: Worker, successor: Worker): void {
+    const done = this.drain(old, handoffMs(this.config)).then(() => {
+      this.options.log.info(
+        { worker: index, pid: old.process.pid },
+        'replaced worker handed over and exited',
+      );
+      if (successor.isConnected())
+        successor.send({ type: 'strata:predecessor-gone' } satisfies WorkerMessage, () => undefined);
+    });
+    this.handingOff.add(done);
+    void done.finally(() => this.handingOff.delete(done));
+  }
+
   /** Tells a worker to drain and waits for it to exit; SIGKILL past the drain time and a margin. */
-  private async drain(worker: Worker): Promise<void> {
+  private async drain(worker: Worker, extraMs = 0): Promise<void> {
     if (worker.isDead()) return;
     const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-    worker.send({ type: 'strata:drain' } satisfies WorkerMessage);
-    const timer = setTimeout(() => worker.process.kill('SIGKILL'), this.config.shutdown.drainTimeout + 5_000);
+    // One that failed to start disconnects and is on its way out: a send that finds the channel
+    // closed (then or on the way) is no matter.
+    if (worker.isConnected()) worker.send({ type: 'strata:drain' } satisfies WorkerMessage, () => undefined);
+    const timer = setTimeout(
+      () => worker.process.kill('SIGKILL'),
+      this.config.shutdown.drainTimeout + extraMs + 5_000,
+    );
     await exited;
     clearTimeout(timer);
   }
@@ -249,7 +327,12 @@ export class Supervisor {
     this.stopping = true;
     this.admin.ready = false;
     await this.reloading?.catch(() => undefined);
-    await Promise.all([...this.slots.values()].map((s) => this.drain(s.worker)));
+    const deadlineMs = Date.now() + this.config.shutdown.drainTimeout;
+    await Promise.all([
+      ...[...this.slots.values()].map((s) => this.drain(s.worker)),
+      ...this.handingOff,
+      this.nodeGroup.stop(deadlineMs),
+    ]);
     this.slots.clear();
     rmSync(this.dir, { recursive: true, force: true });
     await this.admin.stop();

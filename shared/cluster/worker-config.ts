@@ -1,15 +1,33 @@
 // What a worker process runs: the node's config with the node's memory budget split between
 // the workers, so that the workers together hold what cache.memory.maxBytes says.
 
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig, type StrataConfig } from '../config/config.js';
 import { maxStorableBytes } from '../cache/build-store.js';
 
-/** The number of worker processes `workers` asks for (auto: one per core). */
-export function workerCount(config: StrataConfig): number {
-  return config.workers === 'auto' ? Math.max(1, availableParallelism()) : config.workers;
+/**
+ * The number of worker processes `workers` asks for. auto: one per core this process may use,
+ * which is the CPUs it may run on (affinity), or fewer when a cgroup CPU quota (a container's
+ * `cpus` limit) allows less: a container limited to 2 CPUs on a 64-core host runs 2 workers.
+ */
+export function workerCount(config: StrataConfig, quota = cgroupCpuQuota()): number {
+  if (config.workers !== 'auto') return config.workers;
+  return Math.max(1, Math.min(availableParallelism(), quota ?? Infinity));
+}
+
+/** CPUs a cgroup v2 quota allows (cpu.max "QUOTA PERIOD", rounded up), or undefined without one. */
+export function cgroupCpuQuota(file = '/sys/fs/cgroup/cpu.max'): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined; // not Linux, or cgroup v1: affinity is what we go by
+  }
+  const [quota, period] = text.trim().split(/\s+/);
+  const cpus = Number(quota) / Number(period);
+  return quota === 'max' || !(cpus > 0) ? undefined : Math.ceil(cpus);
 }
 
 /**

@@ -19,6 +19,7 @@ import {
 import { cacheSection } from './sections/cache.js';
 import { listenSection, logSection, nodeSection, shutdownSection } from './sections/node.js';
 import { proxySection } from './sections/proxy.js';
+import { relaysSection } from './sections/relays.js';
 import { serverSection } from './sections/server.js';
 import { shieldFallback, shieldList } from './sections/shields.js';
 import { sitesSection } from './sections/sites.js';
@@ -29,6 +30,7 @@ import { dnsSection, geoSection } from './sections/geo.js';
 export type { ShieldConfig } from './sections/shields.js';
 export type { SiteConfig } from './sections/sites.js';
 export type { OriginEntry } from './fields.js';
+export type { RelaysConfig, TcpRelayConfig, UdpRelayConfig } from './sections/relays.js';
 export type { DnsConfig, GeoConfig, RegionConfig } from './sections/geo.js';
 
 /** The whole config's sections. Each checks its own cross-field rules (they run on partial values). */
@@ -39,7 +41,7 @@ const sections = {
    * Worker processes serving listen.http (auto: one per core). 1 runs the node in one process;
    * with more, a primary process supervises them and serves the admin listener.
    */
-  workers: withDefault(intOrAuto(1, 256), 1),
+  workers: withDefault(intOrAuto(1, 256), 'auto'),
   sites: sitesSection,
   /** Origin shields edges fetch misses from, chosen per cache key by rendezvous hashing. */
   shields: withDefault(shieldList, []),
@@ -49,6 +51,8 @@ const sections = {
   upstream: upstreamSection,
   proxy: proxySection,
   websocket: websocketSection,
+  /** TCP and UDP relays (edge only): non-HTTP traffic passed to backends. */
+  relays: relaysSection,
   log: logSection,
   shutdown: shutdownSection,
   /** GeoIP and the regions clients are steered to; absent: no geo fields, rules or GeoDNS. */

@@ -35,6 +35,14 @@ const fillStrips = [
   'range',
 ];
 
+/** Reasons not to store that are about this request or this node, not the URL: no hit-for-pass. */
+const saysNothingOfTheResponse: ReadonlySet<Detail> = new Set([
+  'request-no-store',
+  'authorization',
+  'fill-budget',
+  'heap-pressure',
+]);
+
 export interface FillFlowOptions {
   fills: FillRegistry;
   store: CacheStore;
@@ -50,6 +58,8 @@ export interface FillFlowOptions {
   memoryMaxObjectBytes: number;
   /** Most body bytes all fills being stored may hold at once (cache.maxFillBytes). */
   maxFillBytes: number;
+  /** Whether the JavaScript heap is near its limit (shared/heap.ts): new fills are then not stored. */
+  heapTight?: () => boolean;
   /** Runs an async phase for a request; its failure ends the request with an error response. */
   run(ctx: RequestContext, work: Promise<void>): void;
 }
@@ -295,6 +305,7 @@ export class FillFlow {
     const length = Number(firstValue(up.headers['content-length']));
     if (described.meta && length > this.options.maxFillBytes - this.fillBytes)
       return { meta: undefined, reason: 'fill-budget' };
+    if (described.meta && this.options.heapTight?.()) return { meta: undefined, reason: 'heap-pressure' };
     return described;
   }
 
@@ -400,8 +411,7 @@ export class FillFlow {
     if (ctx.outcome.fwd !== 'bypass') this.metrics.notStored.inc({ reason });
     // Only the response makes a URL uncacheable; one request's own headers (no-store,
     // Authorization) or a full fill budget must not switch collapsing off for everyone.
-    if (reason !== 'request-no-store' && reason !== 'authorization' && reason !== 'fill-budget')
-      this.fills.markPass(fill.key);
+    if (!saysNothingOfTheResponse.has(reason)) this.fills.markPass(fill.key);
     this.fills.release(fill);
     fill.pass();
   }

@@ -12,8 +12,8 @@ export function parseHostPort(value: string): { host: string; port: number } {
 export function listen(server: Server, address: string): Promise<number> {
   const { host, port } = parseHostPort(address);
   return new Promise((resolve, reject) => {
-    const onError = (err: Error) =>
-      reject(new Error(`cannot listen on ${address}: ${err.message}`, { cause: err }));
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(new Error(`cannot listen on ${address}: ${listenProblem(err)}`, { cause: err }));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);
@@ -21,6 +21,20 @@ export function listen(server: Server, address: string): Promise<number> {
       resolve(typeof bound === 'object' && bound ? bound.port : port);
     });
   });
+}
+
+/** Why a listen failed, in the same words whether the process bound the port or its cluster primary did. */
+function listenProblem(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'the address is already in use (EADDRINUSE)';
+    case 'EACCES':
+      return 'permission denied (EACCES; ports below 1024 need privileges)';
+    case 'EADDRNOTAVAIL':
+      return 'no such address on this machine (EADDRNOTAVAIL)';
+    default:
+      return err.message;
+  }
 }
 
 /** Formats host and port as a URL authority. */

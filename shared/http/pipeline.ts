@@ -63,6 +63,8 @@ export interface PipelineOptions {
   accessLog?: AccessLog;
   /** Lowercase names of response fields never sent downstream (Strata's own targeted field on an edge). */
   hiddenFields?: readonly string[];
+  /** Whether the heap is near its limit (shared/heap.ts): fills are then not stored. */
+  heapTight?: () => boolean;
   /** WebSocket upgrades (websocket.ts): recv's decision for them, and the pipe phase. */
   websocket?: {
     decide(ctx: RequestContext): Decision | undefined;
@@ -132,6 +134,7 @@ export class Pipeline {
       maxStorableBytes: maxStorableBytes(options.config),
       memoryMaxObjectBytes: options.config.cache.memory.maxObjectBytes,
       maxFillBytes: options.config.cache.maxFillBytes,
+      heapTight: options.heapTight,
       run: (ctx, work) => this.run(ctx, work),
     });
     this.metrics.countFillBytes(() => this.flow.bytesInFills);

@@ -74,7 +74,7 @@ export class UpstreamClient {
     let candidates = ctx.site.upstream.candidates(ctx.key, now);
     if (candidates.length === 0) throw new StrataError('SHIELD_UNAVAILABLE');
     let last = Math.min(this.options.attempts, candidates.length) - 1;
-    const owner = fill && !ctx.listener.hop ? this.options.siblings?.ownerOf(ctx.key) : undefined;
+    const owner = fill ? this.options.siblings?.fillFrom(ctx.key, ctx.listener.hop === true) : undefined;
     if (owner?.health.usable(now)) {
       candidates = [owner, ...candidates];
       last++;
@@ -103,6 +103,11 @@ export class UpstreamClient {
         if (err.retry && peer.kind === 'shield')
           throw new StrataError('SHIELD_UNAVAILABLE', undefined, { peer: peer.url }, err);
         throw err;
+      }
+      // A worker handing over has only what it stored (siblings.ts): the rest comes from upstream.
+      if (peer.kind === 'worker' && up.headers['strata-error'] === 'ONLY_IF_CACHED_MISS') {
+        up.body.discard();
+        continue;
       }
       const fault = peer.kind === 'origin' ? undefined : nodeFault(up);
       if (!fault) {

@@ -18,8 +18,11 @@ export interface CliRun {
 }
 
 /** Spawns `node dist/shared/cli/strata.js ...args`; the process is killed after the test if still running. */
-export function runCli(t: TestContext, args: string[]): CliRun {
-  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCli(t: TestContext, args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let out = '';
   let err = '';
   const waiters: { msg: string; resolve: (line: Record<string, unknown>) => void }[] = [];

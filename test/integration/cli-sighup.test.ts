@@ -18,6 +18,8 @@ test('SIGHUP reloads the HTTPS certificates; a bad one is refused and the edge k
     config,
     stringify({
       node: { id: 'edge-cli' },
+      // One process: SIGHUP reloads its certificates (workers reload the whole config on it).
+      workers: 1,
       listen: {
         http: '127.0.0.1:0',
         admin: '127.0.0.1:0',

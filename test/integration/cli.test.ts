@@ -206,7 +206,9 @@ test('edge serves requests, then on SIGTERM drains an in-flight request and exit
     slowArrived();
     void released.then(() => res.end('-last'));
   });
-  const file = await configFile(t, validConfig(origin.url, 'shutdown: { drainTimeout: 20s }\n'));
+  // One process, whose listener closes as it logs 'edge stopping' (workers close theirs a
+  // moment later, when their primary's word reaches them: workers.test.ts).
+  const file = await configFile(t, validConfig(origin.url, 'shutdown: { drainTimeout: 20s }\nworkers: 1\n'));
   const run = runCli(t, ['edge', '--config', file]);
   const started = await run.logLine('edge started');
   const base = `http://127.0.0.1:${String(started.httpPort)}`;
@@ -270,12 +272,14 @@ test('access-log lines of requests refused before routing name the host and path
     .split('\n')
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((l) => l.msg === 'request')
-    .map(({ method, host, path, status }) => ({ method, host, path, status }));
+    .map(({ method, host, path, status }) => ({ method, host, path, status }))
+    // Each worker writes its own lines: in order per worker, not across them.
+    .sort((a, b) => String(a.path).localeCompare(String(b.path)));
   assert.deepEqual(access, [
-    { method: 'GET', host: 'a.test', path: '/many?q=1', status: 431 },
     { method: 'OPTIONS', host: 'a.test', path: '*', status: 400 },
-    { method: 'GET', host: '', path: '/no-host', status: 400 },
     { method: 'GET', host: 'b.test:8080', path: '/elsewhere', status: 421 },
+    { method: 'GET', host: 'a.test', path: '/many?q=1', status: 431 },
+    { method: 'GET', host: '', path: '/no-host', status: 400 },
   ]);
 });
 

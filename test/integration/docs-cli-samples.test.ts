@@ -89,9 +89,11 @@ function cliArgs(command: string): string[] {
   assert.fail(`not a strata command: ${command}`);
 }
 
-/** Times and (with anyPorts) loopback ports, which differ on every run, as placeholders. */
+/** Times, process ids and (with anyPorts) loopback ports, which differ on every run, as placeholders. */
 function normalize(text: string, anyPorts: boolean): string {
-  let out = text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>');
+  let out = text
+    .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, '<time>')
+    .replace(/"pid":\d+/g, '"pid":<pid>');
   if (anyPorts) {
     const order: string[] = [];
     out = out.replace(/127\.0\.0\.1:(\d+)/g, (_, port: string) => {

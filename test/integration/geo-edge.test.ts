@@ -9,7 +9,7 @@ import { ok, startOrigin, type TestOrigin } from '../helpers/origin.js';
 import { testGeoDatabase } from '../helpers/geo-fixtures.js';
 import { addressesOf, query, udpQuery } from '../helpers/dns.js';
 import { metricSum } from '../helpers/metrics.js';
-import type { DnsServer } from '../../edge/geo/dns-server.js';
+import type { GeoDns } from '../../edge/geo/geo-dns.js';
 import { connect } from 'node:http2';
 import { startHttpsEdge } from '../helpers/https-node.js';
 import { issue, testCa, writeCert } from '../helpers/tls-certs.js';
@@ -163,7 +163,7 @@ test('an edge with a dns section serves GeoDNS from the same GeoIP database', as
     sites: [{ hosts: ['*'], origins: [healthy.url] }],
     dns: { listen: '127.0.0.1:0', zone: 'cdn.example', names: ['www.cdn.example'] },
   });
-  const dns = edge.node.roleParts.services.find((s) => s.name === 'dns') as DnsServer;
+  const dns = edge.node.nodeServices.find((s) => s.name === 'geodns') as GeoDns;
   const us = await udpQuery(dns.port, query('www.cdn.example', 'A', { subnet: '198.51.100.0/24' }));
   assert.deepEqual(addressesOf(us), ['198.51.100.10']);
   assert.equal(metricSum(await edge.metrics(), 'strata_dns_queries_total', { transport: 'udp' }), 1);

@@ -8,7 +8,7 @@ import { startOrigin } from '../helpers/origin.js';
 import { shieldRole } from '../../shield/shield-role.js';
 import { testGeoDatabase } from '../helpers/geo-fixtures.js';
 import { addressesOf, query, udpQuery } from '../helpers/dns.js';
-import type { DnsServer } from '../../edge/geo/dns-server.js';
+import type { GeoDns } from '../../edge/geo/geo-dns.js';
 
 test("with no shield in its region, an edge uses the nearest region's shield", async (t) => {
   const origin = await startOrigin(t);
@@ -56,7 +56,7 @@ test('a shield with a dns section serves GeoDNS (any node may), and sends no geo
     },
     { role: shieldRole },
   );
-  const dns = shield.node.roleParts.services.find((s) => s.name === 'dns') as DnsServer;
+  const dns = shield.node.nodeServices.find((s) => s.name === 'geodns') as GeoDns;
   assert.deepEqual(addressesOf(await udpQuery(dns.port, query('www.cdn.example', 'A'))), ['192.0.2.10']);
   // The edge's fields pass through a shield as they came.
   await shield.get('/x', { 'strata-geo-country': 'DE' });

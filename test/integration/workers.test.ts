@@ -97,6 +97,8 @@ test('two workers serve the port, /metrics sums them, and stdout stays whole JSO
   const m = await metrics(node);
   assert.equal(metricSum(m, 'strata_requests_total'), 20);
   assert.equal(metricSum(m, 'strata_workers_ready'), 2);
+  for (const worker of ['0', '1'])
+    assert.ok(metricSum(m, 'strata_worker_memory_bytes', { worker, kind: 'rss' }) > 10 * 1024 ** 2);
   await until(() => lines(node.run).filter((l) => l.includes('"msg":"request"')).length === 20);
   const access = lines(node.run)
     .map((l) => JSON.parse(l) as { msg: string; worker?: number })
@@ -157,6 +159,12 @@ test('SIGHUP reloads the config one worker at a time with no failed request; a b
   await load;
   assert.equal(failures, 0, `${failures} of ${sent} requests failed during the reload`);
   assert.match((await get(`${node.url}/after`)).cacheStatus, /^edge-reloaded; /);
+  // Once the replaced workers are gone, the new ones fill from each other: a worker that closes
+  // its socket takes nothing of its successor's with it.
+  await until(() => lines(node.run).filter((l) => l.includes('handed over and exited')).length === 2, 20_000);
+  origin.handle(ok({ 'cache-control': 'max-age=60' }));
+  for (let i = 0; i < 4; i++) assert.equal((await get(`${node.url}/shared-after`)).status, 200);
+  assert.equal(origin.requests.filter((r) => r.url === '/shared-after').length, 1);
 
   // A bad file: every problem logged with its key path, and the running workers stay.
   await writeFile(node.file, config(origin.url, 'edge-bad', 'server: { maxHeaders: lots }'));
@@ -213,6 +221,22 @@ test('the workers share one cache: one origin request per object, whichever work
   assert.equal(metricSum(m, 'strata_requests_total', { outcome: 'hit' }), hits + firstHits);
 });
 
+test("without a disk tier, a reload hands each worker's memory tier to its successor", async (t) => {
+  const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=600' }));
+  const text = (id: string) => config(origin.url, id).replace('drainTimeout: 5s', 'drainTimeout: 10s');
+  const node = await startNode(t, text('edge-handoff'));
+  for (let i = 0; i < 12; i++) assert.equal((await get(`${node.url}/warm-${i}`)).status, 200);
+  assert.equal(origin.requests.length, 12);
+  await writeFile(node.file, text('edge-handoff-reloaded'));
+  node.run.child.kill('SIGHUP');
+  await until(() => node.run.stdout().includes('"msg":"reloaded"'), 40_000);
+  // New workers, empty memory tiers: each fills the keys it owns from the worker it replaced.
+  for (let i = 0; i < 12; i++) assert.match((await get(`${node.url}/warm-${i}`)).cacheStatus, /; hit/);
+  assert.equal(origin.requests.length, 12, 'no object was fetched from the origin again');
+  node.run.child.kill('SIGTERM');
+  assert.equal(await node.run.exited, 0);
+});
+
 test('with a disk tier each worker keeps the keys it owns, across a restart and a reload', async (t) => {
   const origin = await startOrigin(t, ok({ 'cache-control': 'max-age=600' }));
   const dir = await mkdtemp(join(tmpdir(), 'strata-workers-disk-'));
@@ -260,6 +284,10 @@ test('with a disk tier each worker keeps the keys it owns, across a restart and 
   for (let i = 0; i < 12; i++)
     assert.match((await get(`${node.url}/kept-${i}`, host)).cacheStatus, /^edge-disk-reloaded; hit/);
   assert.equal(origin.requests.length, fetched);
+  // The new workers fill from each other as the old ones did (the old ones closing their
+  // sockets took nothing of the new ones' with them).
+  for (let i = 0; i < 4; i++) assert.equal((await get(`${node.url}/after-reload`, host)).status, 200);
+  assert.equal(origin.requests.filter((r) => r.url === '/after-reload').length, 1);
   const m = await metrics(node);
   assert.ok(metricSum(m, 'strata_disk_hits_total') > 0);
 });

@@ -168,8 +168,8 @@ export const dnsSection = refine(
     names: list(dnsName, { min: 1 }),
     /** TTL of answers, in seconds (also the SOA minimum, the TTL of negative answers). */
     ttl: withDefault(int(0, 86_400), 30),
-    /** The zone's name servers (NS); default: ns1.<zone> with no addresses. */
-    nameservers: withDefault(list(nameserver, { min: 1 }), []),
+    /** The zone's name servers (NS); empty (the default): ns1.<zone> with no addresses. */
+    nameservers: withDefault(list(nameserver), []),
     /** Most edges in one answer, rotated between queries. */
     maxAnswers: withDefault(int(1, 64), 8),
     /** The largest UDP answer to an EDNS query (RFC 9715's advice: 1232); without EDNS, 512. */

@@ -3,14 +3,19 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfigText, validateConfig } from '../../../../shared/config/config.js';
 import { StrataError } from '../../../../shared/errors.js';
 import type { Problem } from '../../../../shared/config/schema.js';
-import { removeStaleShards, workerConfig } from '../../../../shared/cluster/worker-config.js';
+import {
+  cgroupCpuQuota,
+  removeStaleShards,
+  workerConfig,
+  workerCount,
+} from '../../../../shared/cluster/worker-config.js';
 import { tempDir } from '../../../helpers/temp.js';
 
 const minimal = { sites: [{ hosts: ['example.test'], origins: ['http://127.0.0.1:3000'] }] };
@@ -369,7 +374,7 @@ test('upstream.attempts and upstream.health have defaults and bounds', () => {
 });
 
 test('workers: auto or 1 to 256, with or without a disk tier', () => {
-  assert.equal(validateConfig(minimal).config?.workers, 1);
+  assert.equal(validateConfig(minimal).config?.workers, 'auto');
   assert.equal(validateConfig({ ...minimal, workers: 'auto' }).config?.workers, 'auto');
   hasProblem(problemsOf({ ...minimal, workers: 0 }), 'workers', /auto or an integer from 1 to 256/);
   hasProblem(problemsOf({ ...minimal, workers: 'all' }), 'workers', /auto or an integer/);
@@ -390,6 +395,23 @@ test('a worker gets its share of the memory budget, and the largest object still
   assert.equal(share.cache.memory.maxObjectBytes, 16 * 1024 ** 2);
   assert.equal(share.cache.maxFillBytes, 16 * 1024 ** 2);
   assert.throws(() => workerConfig(config!, 128), /cache\.memory\.maxBytes: must be at least/);
+});
+
+test('workers: auto is one per CPU this process may use, fewer under a cgroup CPU quota', async (t) => {
+  const dir = await tempDir(t, 'strata-cgroup');
+  const quota = (text: string) => {
+    writeFileSync(join(dir, 'cpu.max'), text);
+    return cgroupCpuQuota(join(dir, 'cpu.max'));
+  };
+  assert.equal(quota('max 100000\n'), undefined);
+  assert.equal(quota('200000 100000\n'), 2);
+  assert.equal(quota('150000 100000\n'), 2);
+  assert.equal(quota('50000 100000\n'), 1);
+  assert.equal(cgroupCpuQuota(join(dir, 'absent')), undefined);
+  const auto = validateConfig(minimal).config!;
+  assert.equal(workerCount(auto, undefined), availableParallelism());
+  assert.equal(workerCount(auto, 1), 1);
+  assert.equal(workerCount(validateConfig({ ...minimal, workers: 3 }).config!, 1), 3);
 });
 
 test('a worker gets its share of the disk tier, and the fill budget still takes the largest object', () => {

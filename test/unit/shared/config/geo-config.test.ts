@@ -4,8 +4,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigText, validateConfig, validateDnsConfig } from '../../../../shared/config/config.js';
 import type { Problem } from '../../../../shared/config/schema.js';
-import { edgeRole } from '../../../../edge/edge-role.js';
-import { shieldRole } from '../../../../shield/shield-role.js';
 
 const sites = [{ hosts: ['example.test'], origins: ['http://127.0.0.1:3000'] }];
 
@@ -96,16 +94,4 @@ test('strata dns reads a config without sites, but not one without dns', () => {
     'sites',
     /required/,
   );
-});
-
-test('a node with workers above 1 cannot carry dns (every worker would bind it): the roles say so', () => {
-  const { config } = validateConfig({
-    sites,
-    workers: 2,
-    geo: { regions: { eu: { continents: ['EU'], edges: ['192.0.2.10'] } }, defaultRegion: 'eu' },
-    dns: { zone: 'cdn.example', names: ['www.cdn.example'] },
-  });
-  for (const role of [edgeRole, shieldRole])
-    hasProblem(role.problems(config!), 'dns', /workers above 1 cannot serve DNS.*strata dns/);
-  assert.deepEqual(edgeRole.problems({ ...config!, workers: 1 }), []);
 });
