@@ -3,6 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'undici';
 import { runCli } from '../helpers/cli.js';
 import { tempFile } from '../helpers/temp.js';
@@ -65,7 +66,7 @@ test('strata dns: usage errors exit 2, a config without dns exits 1 naming the k
   assert.equal(run.stderr(), `${file}: dns: is required (strata dns serves it)\n`);
 });
 
-test('an edge with workers: 2 serves GeoDNS once, from its primary, and says so on /readyz', async (t) => {
+test('an edge with workers: 2 serves GeoDNS once, from its primary, says so on /readyz, and keeps it through reloads', async (t) => {
   const origin = await startOrigin(t);
   const probe = `${origin.url}/.well-known/strata/health`;
   const file = await tempFile(
@@ -108,6 +109,19 @@ dns: { listen: "127.0.0.1:0", zone: cdn.example, names: [www.cdn.example] }
       .filter((l) => l.includes('dns listening')).length,
     1,
   );
+  // The primary runs the DNS server: a reload (which replaces only the workers) may not change it.
+  await writeFile(
+    file,
+    (await readFile(file, 'utf8')).replace('names: [www.cdn.example]', 'names: [img.cdn.example]'),
+  );
+  run.child.kill('SIGHUP');
+  const refused = await run.logLine('reload refused: the workers keep the running config');
+  assert.match(
+    String(refused.problems),
+    /^dns: the GeoDNS server \(dns, and geo with it\) changes only with a restart/,
+  );
+  const again = await udpQuery(port, query('www.cdn.example', 'A', { subnet: '198.51.100.0/24' }));
+  assert.deepEqual(addressesOf(again), ['198.51.100.10']);
   run.child.kill('SIGTERM');
   assert.equal(await run.exited, 0);
 });
