@@ -338,7 +338,7 @@ async function main(): Promise<number> {
       );
     }
     console.log(
-      '  (server CPU: utime+stime of strata dns from /proc at 100 ticks/s; other load: CPU share of processes outside the bench)',
+      '  (server CPU: utime+stime of strata dns from /proc at 100 ticks/s, under-counted when other load is high;\n   other load: CPU share of processes outside the bench)',
     );
     await server.stop();
   } finally {
