@@ -130,6 +130,18 @@ export const catalog = {
     retry: false,
     message: 'invalid response from the origin',
   },
+  GEO_DENIED: {
+    source: 'downstream',
+    status: 403,
+    retry: false,
+    message: 'this site is not available in your country',
+  },
+  GEO_DATABASE_INVALID: {
+    source: 'config',
+    status: 500,
+    retry: false,
+    message: 'the GeoIP database cannot be read',
+  },
   STORE_FAILED: { source: 'internal', status: 500, retry: false, message: 'cache store failure' },
   STORE_CORRUPT: {
     source: 'internal',

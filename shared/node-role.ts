@@ -9,8 +9,25 @@ import type { Problem } from './config/schema.js';
 import type { RequestFilter } from './http/phases.js';
 import type { UpstreamSelector } from './http/select.js';
 import type { Upstreams } from './http/upstreams.js';
+import type { HopTrust } from './http/trust.js';
 import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 import type { Service } from './service.js';
+
+/** What a role's per-process parts may use of the node being assembled. */
+export interface RoleTools {
+  log: Logger;
+  metrics: Metrics;
+  trust: HopTrust;
+}
+
+/** A role's own per-process filters and services (the geo filter and its GeoIP database). */
+export interface RoleParts {
+  /** Run after the role's `filters`. */
+  filters: RequestFilter[];
+  /** Started after the upstreams and before the listeners, in order; stopped in reverse. */
+  services: Service[];
+}
 
 /** A node's place in the CDN: edges face clients, shields face edges and protect origins. */
 export type RoleName = 'edge' | 'shield';
@@ -28,6 +45,11 @@ export interface NodeRole {
   selector(site: SiteConfig, config: StrataConfig, upstreams: Upstreams): UpstreamSelector;
   /** The role's request filters (auth, rate limits, geo rules), run in order after routing. */
   filters?(config: StrataConfig): RequestFilter[];
+  /**
+   * Filters and the services they need, built together in every process that serves requests
+   * (each worker, or the single process): the geo filter and its GeoIP database. Runs once.
+   */
+  parts?(config: StrataConfig, tools: RoleTools): RoleParts;
   /**
    * The role's services that run once per node, not once per worker (the edge's relays): the
    * StrataNode runs them with workers: 1, the primary process with more. Runs once at start;

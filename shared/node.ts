@@ -8,7 +8,7 @@ import { LineWriter } from './line-writer.js';
 import { AccessLog } from './access-log.js';
 import { Metrics } from './metrics.js';
 import { ServiceGroup, type Service } from './service.js';
-import type { NodeRole, RoleService } from './node-role.js';
+import type { NodeRole, RoleParts, RoleService } from './node-role.js';
 import { buildStore, memoryTier, openStore, tierStats } from './cache/build-store.js';
 import { HeapWatch, heapProblem } from './heap.js';
 import type { CacheStore } from './cache/store.js';
@@ -73,6 +73,8 @@ export class StrataNode {
   readonly https: HttpsListener | undefined;
   readonly websocket: WebSocketProxy;
   readonly admin: AdminServer;
+  /** The role's per-process filters and services (the geo filter and its GeoIP database). */
+  readonly roleParts: RoleParts;
   /** The role's once-per-node services (the edge's relays); none in a worker (its primary runs them). */
   readonly nodeServices: readonly RoleService[];
   /** What serves the node's clients, started last and stopped first... */
@@ -139,6 +141,11 @@ export class StrataNode {
       log: this.log,
       siblings,
     });
+    const parts = this.role.parts?.(config, { log: this.log, metrics: this.metrics, trust }) ?? {
+      filters: [],
+      services: [],
+    };
+    this.roleParts = parts;
     this.websocket = new WebSocketProxy({
       config,
       upstream,
@@ -166,6 +173,7 @@ export class StrataNode {
           ? [new TierFence(() => this.purger.appliedId, this.metrics.registry)]
           : []),
         ...(this.role.filters?.(config) ?? []),
+        ...parts.filters,
       ],
       purge: options.worker === undefined ? (url) => this.purge!.publish([url]) : options.publishPurge,
       purgedThrough: () => this.purger.appliedId,
@@ -237,6 +245,8 @@ export class StrataNode {
       // restarted node has applied what it missed before it serves.
       ...(this.purge ? [this.purge] : []),
       this.upstreams,
+      // The GeoIP database loads before the listeners take a request that needs it.
+      ...parts.services,
       ...this.nodeServices,
       // A worker serves no admin listener: its primary does (shared/cluster/).
       ...(options.worker === undefined ? [this.admin] : []),

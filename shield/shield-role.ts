@@ -4,6 +4,7 @@
 
 import type { NodeRole } from '../shared/node-role.js';
 import type { Problem } from '../shared/config/schema.js';
+import { geoDnsServices } from '../edge/geo/role-parts.js';
 
 const why = 'a shield fetches from the origins: shields are for edges (run this config with strata edge)';
 
@@ -25,4 +26,6 @@ export const shieldRole: NodeRole = {
     return problems;
   },
   selector: (site, _config, upstreams) => upstreams.originPool(site),
+  // Any node may serve GeoDNS; the geo fields come from the edges (a shield passes them on).
+  nodeServices: (config, context) => geoDnsServices(config, context),
 };

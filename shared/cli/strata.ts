@@ -11,6 +11,7 @@ import {
   configJsonSchema,
   loadConfig,
   parseConfigText,
+  validateAnyConfig,
   type StrataConfig,
 } from '../config/config.js';
 import { createLogging } from '../log.js';
@@ -27,6 +28,7 @@ import { shieldRole } from '../../shield/shield-role.js';
 import { runDemo } from './demo.js';
 import { DemoOrigin } from './demo-origin.js';
 import { purgeCommand, purgeUsage } from './purge-command.js';
+import { DnsNode } from '../../edge/geo/dns-node.js';
 
 const usage: Record<string, string> = {
   main: `Usage: strata <command> [options]
@@ -34,6 +36,7 @@ const usage: Record<string, string> = {
 Commands:
   edge --config FILE       run an edge node (faces clients)
   shield --config FILE     run an origin shield node (faces edges, protects origins)
+  dns --config FILE        run the GeoDNS server alone (the config's dns and geo sections)
   config check FILE        validate a config file; print every problem with its key path
   config schema            print the config's JSON Schema (for editors)
   demo                     run a demo region: an origin, a shield and two edges (npm start)
@@ -63,11 +66,21 @@ SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
 Options:
   -c, --config FILE        YAML config (see docs/configuration.md)
   -h, --help               show this help`,
+  dns: `Usage: strata dns --config FILE
+
+Runs the GeoDNS server of the config's dns section, authoritative for dns.zone over UDP
+and TCP: A/AAAA for dns.names with the healthy edges of the client's region (geo.regions),
+and the admin listener (listen.admin: /healthz, /readyz, /metrics). The same file as an
+edge's serves; sites may be absent. SIGTERM or SIGINT stops it.
+
+Options:
+  -c, --config FILE        YAML config (see docs/configuration.md)
+  -h, --help               show this help`,
   config: `Usage: strata config check FILE
        strata config schema
 
-check validates FILE strictly. Exit 0 when valid; otherwise prints every problem
-as "FILE: key.path: message" and exits 1.
+check validates FILE strictly (a file with dns and no sites as strata dns reads it).
+Exit 0 when valid; otherwise prints every problem as "FILE: key.path: message" and exits 1.
 schema prints the JSON Schema of the config file on stdout, for YAML editors.`,
   demo: `Usage: strata demo [--port N] [--admin-port N] [--shield-port N] [--origin-port N]
 
@@ -118,6 +131,8 @@ async function main(argv: string[]): Promise<number> {
       return runNode(edgeRole, rest);
     case 'shield':
       return runNode(shieldRole, rest);
+    case 'dns':
+      return runDns(rest);
     case 'config':
       return checkConfig(rest);
     case 'demo':
@@ -188,6 +203,47 @@ async function runPrimary(role: NodeRole, file: string, config: StrataConfig): P
   return 0;
 }
 
+/** strata dns: exit codes as runNode's. */
+async function runDns(args: string[]): Promise<number> {
+  const values = parseOptions(args, { config: { type: 'string', short: 'c' } }, usage.dns);
+  if (!values) return 2;
+  if (typeof values.config !== 'string') {
+    console.error(`strata dns: --config FILE is required\n\n${usage.dns}`);
+    return 2;
+  }
+  let config;
+  try {
+    config = await loadConfig(values.config, 'dns');
+  } catch (err) {
+    printConfigError(values.config, err);
+    return 1;
+  }
+  const { log, writer } = createLogging({ level: config.log.level, node: config.node.id });
+  const node = new DnsNode(config, log);
+  try {
+    await node.start();
+  } catch (err) {
+    log.error({ err }, 'dns failed to start');
+    await writer.close();
+    return 1;
+  }
+  atAnyLevel(log).info(
+    {
+      dns: authority(parseHostPort(config.dns!.listen).host, node.dnsPort),
+      dnsPort: node.dnsPort,
+      admin: authority(parseHostPort(config.listen.admin).host, node.adminPort),
+      adminPort: node.adminPort,
+    },
+    'dns started',
+  );
+  const signal = await untilSignal();
+  log.info({ signal }, 'dns stopping');
+  await node.stop();
+  log.info('dns stopped');
+  await writer.close();
+  return 0;
+}
+
 /** Prints a CONFIG_INVALID error as "FILE: key.path: message" lines, like config check. */
 function printConfigError(file: string, err: unknown): void {
   const problems = err instanceof StrataError ? (err.context.problems as Problem[] | undefined) : undefined;
@@ -233,7 +289,7 @@ async function checkConfig(args: string[]): Promise<number> {
     console.error(`${file}: ${(err as Error).message}`);
     return 1;
   }
-  const { problems } = parseConfigText(text);
+  const { problems } = parseConfigText(text, validateAnyConfig);
   if (problems.length === 0) {
     console.log(`${file}: ok`);
     return 0;

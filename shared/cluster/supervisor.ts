@@ -129,6 +129,9 @@ export class Supervisor {
 
   /** Starts the admin listener and every worker; throws (having stopped what started) if one fails. */
   async start(): Promise<{ httpPort: number; adminPort: number; workers: number }> {
+    // Before anything starts: a split that fails must not leave node services running.
+    const count = workerCount(this.config);
+    const share = workerConfig(this.config, count);
     await this.admin.start();
     try {
       await this.nodeGroup.start();
@@ -137,8 +140,6 @@ export class Supervisor {
       rmSync(this.dir, { recursive: true, force: true });
       throw err;
     }
-    const count = workerCount(this.config);
-    const share = workerConfig(this.config, count);
     this.count = count;
     this.dropStaleShards(this.config, count);
     try {
@@ -251,6 +252,15 @@ export class Supervisor {
         problems.push({ path: 'listen.http', message: 'the listener changes only with a restart' });
       if (JSON.stringify(next.relays) !== JSON.stringify(this.config.relays))
         problems.push({ path: 'relays', message: 'relays change only with a restart' });
+      // The primary runs the GeoDNS server, with the regions it answers from.
+      const dnsChanged =
+        JSON.stringify(next.dns) !== JSON.stringify(this.config.dns) ||
+        (next.dns !== undefined && JSON.stringify(next.geo) !== JSON.stringify(this.config.geo));
+      if (dnsChanged)
+        problems.push({
+          path: 'dns',
+          message: 'the GeoDNS server (dns, and geo with it) changes only with a restart',
+        });
       if (problems.length > 0) throw new StrataError('CONFIG_INVALID', undefined, { problems });
     } catch (err) {
       const problems = (err as StrataError).context?.problems as

@@ -171,6 +171,39 @@ export function stringOr<A, B>(text: Node<A>, mapping: Node<B>): Node<A | B> {
   );
 }
 
+/**
+ * A mapping of names the operator chooses (checked by `key`) to values (checked by `value`),
+ * such as geo regions by name; `min` is the fewest entries. Keys keep their spelling.
+ */
+export const mapOf = <T>(
+  key: Node<string>,
+  value: Node<T>,
+  opts: { min?: number } = {},
+): Node<Record<string, T>> =>
+  node(
+    `a mapping of ${key.expects} to ${value.expects}`,
+    {
+      type: 'object',
+      propertyNames: key.json,
+      additionalProperties: value.json,
+      ...(opts.min !== undefined && { minProperties: opts.min }),
+    },
+    (v, path, problems) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v))
+        return fail(problems, path, `expected a mapping of ${key.expects} to ${value.expects}`);
+      const entries = Object.entries(v as Record<string, unknown>);
+      if (opts.min !== undefined && entries.length < opts.min)
+        return fail(problems, path, `expected at least ${opts.min} entr${opts.min === 1 ? 'y' : 'ies'}`);
+      // fromEntries defines own keys: a key such as "__proto__" stays a key.
+      return Object.fromEntries(
+        entries.map(([k, x]) => {
+          key.check(k, join(path, k), problems);
+          return [k, value.check(x, join(path, k), problems)];
+        }),
+      );
+    },
+  );
+
 type Shape = Record<string, Node<unknown>>;
 type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 

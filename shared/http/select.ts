@@ -35,30 +35,39 @@ export class OriginPool implements UpstreamSelector {
 /**
  * Shields for a cache key in rendezvous (highest-random-weight) order: each shield scores
  * the key, the highest score owns it, and adding or removing a shield moves only the keys
- * it wins or owned. Usable shields of the edge's region come first, then the other usable
- * shields, then `fallback` (the origins) when given; shields out of service are skipped.
+ * it wins or owned. Usable shields come nearest region first (`nearness`: the edge's region,
+ * then the regions nearest it; shields of other regions or of none last), in rendezvous order
+ * within a region, then `fallback` (the origins) when given; shields out of service are skipped.
  */
 export class ShieldSelector implements UpstreamSelector {
   private readonly seeds: Uint32Array;
+  /** Per shield: its place in `nearness` (nearness.length when not in it). */
+  private readonly ranks: Uint16Array;
+  private readonly rankCount: number;
 
   constructor(
     readonly shields: readonly Peer[],
-    private readonly region: string,
+    nearness: string | readonly string[],
     private readonly fallback: UpstreamSelector | undefined,
   ) {
+    const order = typeof nearness === 'string' ? [nearness] : nearness;
     this.seeds = Uint32Array.from(shields, (s) => hash32(s.url));
+    this.ranks = Uint16Array.from(shields, (s) => {
+      const rank = s.region === undefined ? -1 : order.indexOf(s.region);
+      return rank === -1 ? order.length : rank;
+    });
+    this.rankCount = order.length + 1;
   }
 
   candidates(key: string, nowMs: number): readonly Peer[] {
     const order = rendezvousOrder(hash32(key), this.seeds);
-    const near: Peer[] = [];
-    const far: Peer[] = [];
+    const byRank: Peer[][] = Array.from({ length: this.rankCount }, () => []);
     for (const i of order) {
       const shield = this.shields[i];
       if (!shield.health.usable(nowMs)) continue;
-      (shield.region === this.region ? near : far).push(shield);
+      byRank[this.ranks[i]].push(shield);
     }
-    const shields = far.length === 0 ? near : near.concat(far);
+    const shields = byRank.length === 1 ? byRank[0] : byRank.flat();
     if (!this.fallback) return shields;
     const origins = this.fallback.candidates(key, nowMs);
     return shields.length === 0 ? origins : shields.concat(origins);

@@ -18,6 +18,7 @@ import { hostName } from '../../http/host.js';
 import { siteHttps } from './https.js';
 import { shieldList } from './shields.js';
 import { siteWebsocket } from './websocket.js';
+import { siteGeo } from './geo.js';
 
 export const site = obj({
   hosts: list(hostPattern, { min: 1 }),
@@ -58,6 +59,8 @@ export const site = obj({
   https: siteHttps,
   /** WebSocket upgrades: off, direct to the origins, or through the shield. */
   websocket: siteWebsocket,
+  /** Geo access rules and steering redirects (needs the top-level geo section). */
+  geo: optional(siteGeo),
 });
 
 export type SiteConfig = Infer<typeof site>;

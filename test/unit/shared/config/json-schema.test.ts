@@ -50,6 +50,28 @@ shields: [{ url: "https://10.0.1.7:8443", tls: { insecure: true } }]
 server: { http2: { maxConcurrentStreams: 128, maxResets: 100 } }
 websocket: { maxPerClient: 20, idleTimeout: 10m }
 `),
+  parse(`
+node: { id: edge-eu-1, region: eu }
+sites:
+  - hosts: ["www.example.test"]
+    origins: ["http://10.0.0.5"]
+    geo: { deny: [KP], steer: { us: us.example.test } }
+geo:
+  database: /var/lib/GeoIP/GeoLite2-Country.mmdb
+  regions:
+    eu: { continents: [EU, AF], edges: ["192.0.2.10", "2001:db8::10"], near: [us] }
+    us: { countries: [US, CA], edges: [{ address: "198.51.100.10", probe: "http://198.51.100.10:9090/readyz" }] }
+  defaultRegion: us
+  overrides: [{ cidr: 10.0.0.0/8, region: eu }, { cidr: "192.168.0.0/16", country: DE }]
+  fields: { country: CF-IPCountry }
+dns:
+  listen: "0.0.0.0:53"
+  zone: cdn.example
+  names: [www.cdn.example]
+  ttl: 30
+  nameservers: [{ name: ns1.cdn.example, addresses: ["192.0.2.53"] }]
+  probe: { interval: 2s, timeout: 500ms }
+`),
 ];
 
 test('the schema accepts what the config validator accepts', async () => {
@@ -71,6 +93,9 @@ test('the schema refuses unknown keys, wrong types, bad values and missing sites
     { sites: [site], shieldFallback: 'origin' },
     { sites: [{ ...site, hosts: [] }] },
     { sites: [site], listen: { http: 'localhost' } },
+    { sites: [site], geo: { regions: { eu: { continents: ['Europe'] } }, defaultRegion: 'eu' } },
+    { sites: [site], geo: { regions: { eu: { edges: [{ addr: '192.0.2.1' }] } }, defaultRegion: 'eu' } },
+    { sites: [site], dns: { zone: 'cdn.example', names: [], ttl: 30 } },
   ];
   for (const input of invalid) {
     assert.notDeepEqual(validateConfig(input).problems, [], JSON.stringify(input));

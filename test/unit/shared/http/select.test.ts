@@ -131,3 +131,23 @@ test('peer health: failures in a row open the circuit, a success closes it, a pr
   h.probed(true);
   assert.equal(h.usable(99_999), true);
 });
+
+test('edges prefer the shield nearest their region: own region, then the near regions in order, then the rest', () => {
+  const list = [
+    peer('http://10.3.0.1:8080', 'shield', 'ap'),
+    peer('http://10.4.0.1:8080', 'shield'),
+    peer('http://10.2.0.1:8080', 'shield', 'us'),
+    peer('http://10.1.0.1:8080', 'shield', 'eu'),
+    peer('http://10.2.0.2:8080', 'shield', 'us'),
+  ];
+  const selector = new ShieldSelector(list, ['eu', 'us', 'ap'], undefined);
+  for (const key of keys.slice(0, 200)) {
+    const regions = selector.candidates(key, 0).map((p) => p.region ?? 'none');
+    assert.deepEqual(regions, ['eu', 'us', 'us', 'ap', 'none']);
+  }
+  // The eu shield out of service: the us ones are nearest, in rendezvous order per key.
+  list[3].health.failed(0);
+  list[3].health.failed(0);
+  const firsts = new Set(keys.slice(0, 200).map((k) => selector.candidates(k, 500)[0].url));
+  assert.deepEqual([...firsts].sort(), ['http://10.2.0.1:8080', 'http://10.2.0.2:8080']);
+});
