@@ -171,6 +171,8 @@ async function main(): Promise<void> {
       configFile,
       stringify({
         node: { id: 'edge-disk-bench' },
+        // One process per node: the bench measures a node, not the machine's cores (bench:workers does).
+        workers: 1,
         listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
         sites: [{ hosts: ['*'], origins: [originUrl] }],
         log: { level: 'info', access: false },

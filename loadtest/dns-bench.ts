@@ -280,6 +280,8 @@ async function main(): Promise<number> {
     file,
     stringify({
       node: { id: 'dns-bench' },
+      // One process per node: the bench measures a node, not the machine's cores (bench:workers does).
+      workers: 1,
       listen: { admin: '127.0.0.1:0' },
       log: { level: 'warn', access: false },
       geo: {

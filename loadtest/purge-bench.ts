@@ -132,6 +132,8 @@ async function startNode(
     file,
     stringify({
       node: { id },
+      // One process per node: the bench measures a node, not the machine's cores (bench:workers does).
+      workers: 1,
       listen: { http: '127.0.0.1:0', admin: '127.0.0.1:0' },
       log: { level: 'warn', access: false },
       ...config,

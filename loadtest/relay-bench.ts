@@ -140,6 +140,7 @@ async function main(): Promise<number> {
     writeFileSync(
       config,
       `node: { id: edge-relay-bench }
+workers: 1
 listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
 sites: [{ hosts: ["*"], origins: ["http://127.0.0.1:9"] }]
 relays:
