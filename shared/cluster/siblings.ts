@@ -128,6 +128,8 @@ const hopListeners: Record<'http' | 'https', ListenerInfo> = {
 export class SiblingListener implements Service {
   readonly name = 'sibling-listener';
   private readonly servers: Server[] = [];
+  /** Set by retire(): answers on this worker's own socket close their connections. */
+  private handedOver = false;
   private readonly serve: (req: IncomingMessage, res: ServerResponse) => void;
 
   constructor(
@@ -152,6 +154,10 @@ export class SiblingListener implements Service {
    */
   retire(): Promise<void> {
     this.siblings.forgetPredecessor();
+    // The other workers' pooled connections to this socket would keep sending it their fills:
+    // idle ones close now, busy ones after their answer, and new ones reach the successor.
+    this.handedOver = true;
+    for (const server of this.servers) server.closeIdleConnections();
     return this.listen(retiringSocket(this.place.dir, this.place.index), (req, res) => {
       // Only what is stored: the successor runs the new config, and fetches the rest itself.
       const cc = req.headers['cache-control'];
@@ -169,7 +175,11 @@ export class SiblingListener implements Service {
   private async listen(path: string, serve = this.serve): Promise<void> {
     const own = `${path}.${process.pid}`;
     rmSync(own, { force: true });
-    const server = createServer(http1Options(this.config.server), serve);
+    const retiring = this.handedOver;
+    const server = createServer(http1Options(this.config.server), (req, res) => {
+      if (this.handedOver && !retiring) res.shouldKeepAlive = false;
+      serve(req, res);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(own, () => {

@@ -109,6 +109,10 @@ export async function runWorker(role: NodeRole): Promise<number> {
   // Replaced on a reload: its successor fills from this memory tier for a while.
   if (handingOver) await node.retire(handoffMs(config));
   await node.stop();
+  // A connection the primary handed over just before it heard that this worker's listener
+  // closed is refused over IPC, and the primary gives it to another worker; a worker already
+  // disconnected would leave it open with nobody to answer. So the channel stays a moment.
+  await new Promise((resolve) => setTimeout(resolve, 250));
   // The IPC channel would keep the process alive: close it, so that it exits once idle.
   if (process.connected) process.disconnect();
   return 0;

@@ -62,7 +62,13 @@ async function startNode(t: TestContext, text: string): Promise<Node> {
 
 /** A GET on a new connection, so that the primary hands it to the next worker. */
 async function get(url: string, host?: string): Promise<{ status: number; cacheStatus: string }> {
-  const res = await request(url, { reset: true, headers: host ? { host } : {} });
+  // A connection nobody answers (lost between the primary and a worker) fails, not hangs.
+  const res = await request(url, {
+    reset: true,
+    headers: host ? { host } : {},
+    headersTimeout: 10_000,
+    bodyTimeout: 10_000,
+  });
   await res.body.dump();
   return { status: res.statusCode, cacheStatus: String(res.headers['cache-status'] ?? '') };
 }
