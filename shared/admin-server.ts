@@ -92,3 +92,17 @@ export class AdminServer implements Service {
     });
   }
 }
+
+/** A JSON answer of an admin API (purge, reload); a 401 names the scheme it wants. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body) + '\n';
+  res
+    .writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+      'cache-control': 'no-store',
+      ...(status === 401 ? { 'www-authenticate': 'Bearer realm="strata"' } : {}),
+    })
+    .end(text);
+}

@@ -194,6 +194,36 @@ export const catalog = {
     retry: true,
     message: 'the purge was not confirmed by enough Redis replicas (purge.replicas)',
   },
+  ADMIN_UNAUTHORIZED: {
+    source: 'downstream',
+    status: 401,
+    retry: false,
+    message: 'this admin call needs Authorization: Bearer <purge.token>',
+  },
+  ADMIN_DISABLED: {
+    source: 'config',
+    status: 403,
+    retry: false,
+    message: 'admin calls are off on this node: no purge.token or purge.tokenFile is configured',
+  },
+  ADMIN_METHOD_NOT_ALLOWED: {
+    source: 'downstream',
+    status: 405,
+    retry: false,
+    message: 'method not allowed on this admin path',
+  },
+  RELOAD_REFUSED: {
+    source: 'config',
+    status: 409,
+    retry: false,
+    message: 'the config file was refused: the node keeps the running config',
+  },
+  RELOAD_FAILED: {
+    source: 'internal',
+    status: 500,
+    retry: true,
+    message: 'a new worker failed to start: the node keeps the running config',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof catalog;

@@ -3,6 +3,8 @@
 // purge across the fleet.
 
 import { heapProblem } from '../heap.js';
+import { reloadRoute, type ReloadOutcome } from '../admin-reload.js';
+import { BearerToken, readToken } from '../bearer-token.js';
 import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import cluster from 'node:cluster';
@@ -51,8 +53,9 @@ Docs: docs/cli.md, docs/configuration.md`,
 
 Runs an edge node: the caching HTTP proxy and its admin listener.
 SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
-SIGHUP reloads the HTTPS certificates (listen.https) from disk; with workers
-above 1 it also reloads the config file, replacing the workers one at a time.
+SIGHUP (or POST /reload on the admin listener) reloads the HTTPS certificates
+(listen.https) from disk; with workers above 1 it also reloads the config file,
+replacing the workers one at a time.
 
 Options:
   -c, --config FILE        YAML config (see docs/configuration.md)
@@ -62,6 +65,7 @@ Options:
 Runs an origin shield node: the same caching proxy one tier up, which edges fetch
 their misses from and which fetches from the origins. Same config file format as an edge.
 SIGTERM or SIGINT drains in-flight requests (shutdown.drainTimeout) and exits.
+SIGHUP and POST /reload as for strata edge.
 
 Options:
   -c, --config FILE        YAML config (see docs/configuration.md)
@@ -158,9 +162,10 @@ async function runNode(role: NodeRole, args: string[]): Promise<number> {
   }
   // A worker process of a primary started below (cluster.fork runs this command again).
   if (cluster.isWorker) return runWorker(role);
-  let config;
+  let config, token;
   try {
     config = await loadConfig(values.config);
+    token = new BearerToken(await readToken(config));
     const problems = role.problems(config);
     // One process must fit its memory tier in its heap; a primary gives its workers the heap they need.
     const heap = workerCount(config) === 1 ? heapProblem(config) : undefined;
@@ -170,32 +175,44 @@ async function runNode(role: NodeRole, args: string[]): Promise<number> {
     printConfigError(values.config, err);
     return 1;
   }
-  if (workerCount(config) > 1) return runPrimary(role, values.config, config);
+  if (workerCount(config) > 1) return runPrimary(role, values.config, config, token);
   const node = new StrataNode(config, { role });
+  // SIGHUP and POST /reload reload the HTTPS certificates (as nginx and haproxy do), never stop
+  // the node; one process applies a changed config on restart.
+  const reload = async (): Promise<ReloadOutcome> => ({
+    config: 'unchanged',
+    certificates: await node.reloadCertificates(),
+  });
+  node.admin.routes.push(reloadRoute(token, reload));
   await node.start();
-  // SIGHUP reloads the HTTPS certificates (as nginx and haproxy do), never stops the node.
-  const reload = () => void node.reloadCertificates();
-  process.on('SIGHUP', reload);
+  const onSignal = () => void reload();
+  process.on('SIGHUP', onSignal);
   const signal = await untilSignal();
-  process.off('SIGHUP', reload);
+  process.off('SIGHUP', onSignal);
   node.log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${name} stopping`);
   await node.stop();
   return 0;
 }
 
-/** A node with workers > 1: this process supervises them; SIGHUP reloads the config file. */
-async function runPrimary(role: NodeRole, file: string, config: StrataConfig): Promise<number> {
+/** A node with workers > 1: this process supervises them; SIGHUP and POST /reload reload the config file. */
+async function runPrimary(
+  role: NodeRole,
+  file: string,
+  config: StrataConfig,
+  token: BearerToken,
+): Promise<number> {
   const { log, writer } = createLogging({ level: config.log.level, node: config.node.id });
   const supervisor = new Supervisor({ role, configFile: file, config, log });
+  supervisor.admin.routes.push(reloadRoute(token, () => supervisor.reload()));
   const started = await supervisor.start();
   atAnyLevel(log).info(
     { ...listening(config, started.httpPort, started.adminPort), workers: started.workers },
     `${role.name} started`,
   );
-  const reload = () => void supervisor.reload();
-  process.on('SIGHUP', reload);
+  const onSignal = () => void supervisor.reload();
+  process.on('SIGHUP', onSignal);
   const signal = await untilSignal();
-  process.off('SIGHUP', reload);
+  process.off('SIGHUP', onSignal);
   log.info({ signal, drainMs: config.shutdown.drainTimeout }, `${role.name} stopping`);
   await supervisor.stop();
   log.info(`${role.name} stopped`);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import { AdminServer } from '../admin-server.js';
+import type { ReloadOutcome } from '../admin-reload.js';
 import { loadConfig, type StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -51,8 +52,8 @@ export class Supervisor {
   /** Consecutive quick failures per worker index, for the restart backoff. */
   private readonly failures = new Map<number, number>();
   private stopping = false;
-  private reloading: Promise<boolean> | undefined;
-  private readonly admin: AdminServer;
+  private reloading: Promise<ReloadOutcome> | undefined;
+  readonly admin: AdminServer;
   private readonly registry = new Registry();
   private readonly restarts: Counter;
   private httpPort = 0;
@@ -233,14 +234,15 @@ export class Supervisor {
   /**
    * Applies the config file as it is now: checks it (a bad one is refused, with every problem,
    * and nothing changes), then replaces the workers one at a time, each new one ready before
-   * its predecessor drains, so no request fails. Resolves whether the new config is running.
+   * its predecessor drains, so no request fails (SIGHUP and POST /reload). Concurrent calls
+   * share one reload.
    */
-  reload(): Promise<boolean> {
+  reload(): Promise<ReloadOutcome> {
     this.reloading ??= this.roll().finally(() => (this.reloading = undefined));
     return this.reloading;
   }
 
-  private async roll(): Promise<boolean> {
+  private async roll(): Promise<ReloadOutcome> {
     const { log, role, configFile } = this.options;
     let next: StrataConfig;
     try {
@@ -263,16 +265,10 @@ export class Supervisor {
         });
       if (problems.length > 0) throw new StrataError('CONFIG_INVALID', undefined, { problems });
     } catch (err) {
-      const problems = (err as StrataError).context?.problems as
-        { path: string; message: string }[] | undefined;
-      log.error(
-        {
-          file: configFile,
-          problems: problems?.map((p) => `${p.path}: ${p.message}`) ?? [(err as Error).message],
-        },
-        'reload refused: the workers keep the running config',
-      );
-      return false;
+      const found = (err as StrataError).context?.problems as { path: string; message: string }[] | undefined;
+      const problems = found?.map((p) => `${p.path}: ${p.message}`) ?? [(err as Error).message];
+      log.error({ file: configFile, problems }, 'reload refused: the workers keep the running config');
+      return { config: 'refused', problems };
     }
     const count = workerCount(next);
     const share = workerConfig(next, count);
@@ -284,7 +280,7 @@ export class Supervisor {
     const diskFirst = next.cache.disk !== undefined || this.config.cache.disk !== undefined;
     log.info({ file: configFile, workers: count }, 'reloading: replacing workers one at a time');
     for (let index = 0; index < Math.max(count, this.slots.size); index++) {
-      if (this.stopping) return false;
+      if (this.stopping) return { config: 'failed', message: 'the node is stopping' };
       const old = this.slots.get(index);
       if (old && diskFirst) {
         this.slots.delete(index);
@@ -307,7 +303,7 @@ export class Supervisor {
             );
           } else if (old) this.slots.set(index, old);
           else this.slots.delete(index);
-          return false;
+          return { config: 'failed', message: `worker ${index}: ${(err as Error).message}` };
         }
       } else this.slots.delete(index);
       if (handOver) this.handOff(index, old.worker, this.slots.get(index)!.worker);
@@ -316,7 +312,7 @@ export class Supervisor {
     this.config = next;
     this.dropStaleShards(next, count);
     log.info({ workers: count }, 'reloaded');
-    return true;
+    return { config: 'applied', workers: count };
   }
 
   private dropStaleShards(config: StrataConfig, count: number): void {

@@ -4,8 +4,9 @@
 //   GET  /nodes            the live nodes' heartbeats
 // Errors are JSON { error: CODE, message } with the catalog's status (errors.ts).
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from '../admin-server.js';
+import { BearerToken } from '../bearer-token.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { parseDuration } from '../config/units.js';
@@ -55,13 +56,13 @@ export class PurgeApi {
   private tokens: number;
   private refilledMs: number;
   private readonly clock: () => number;
-  private readonly tokenDigest: Buffer | undefined;
+  private readonly token: BearerToken;
 
   constructor(private readonly options: PurgeApiOptions) {
     this.clock = options.clock ?? Date.now;
     this.tokens = options.burst;
     this.refilledMs = this.clock();
-    this.tokenDigest = options.token === undefined ? undefined : digest(options.token);
+    this.token = new BearerToken(options.token);
   }
 
   /** Handles the request if its path is the API's; false lets the admin listener go on. */
@@ -70,13 +71,13 @@ export class PurgeApi {
     const path = url.pathname;
     if (path !== '/purge' && !path.startsWith('/purge/') && path !== '/nodes') return false;
     this.route(req, url).then(
-      ({ status, body }) => send(res, status, body),
+      ({ status, body }) => sendJson(res, status, body),
       (err: unknown) => {
         const e = StrataError.from(err);
         if (e.source === 'internal' && e.code === 'INTERNAL')
           this.options.logger.error({ err }, 'purge API failed');
         if (req.method === 'POST') this.options.metrics.refused.inc({ code: e.code });
-        send(res, e.code === 'INTERNAL' ? 500 : e.status, { error: e.code, message: e.message });
+        sendJson(res, e.code === 'INTERNAL' ? 500 : e.status, { error: e.code, message: e.message });
         // A body left unread (too large, refused before reading) is not worth reading.
         if (!req.complete) res.once('finish', () => req.destroy());
       },
@@ -186,18 +187,15 @@ export class PurgeApi {
     return this.options.log.liveNodes(this.clock());
   }
 
-  /** Bearer token, compared in constant time (digests of equal length). */
   private authorize(req: IncomingMessage): void {
-    if (!this.tokenDigest) throw new StrataError('PURGE_DISABLED');
-    const header = req.headers.authorization ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m)
+    const check = this.token.check(req.headers.authorization);
+    if (check === 'disabled') throw new StrataError('PURGE_DISABLED');
+    if (check === 'missing')
       throw new StrataError(
         'PURGE_UNAUTHORIZED',
         'missing bearer token (Authorization: Bearer <purge.token>)',
       );
-    if (!timingSafeEqual(digest(m[1]), this.tokenDigest))
-      throw new StrataError('PURGE_UNAUTHORIZED', 'wrong bearer token');
+    if (check === 'wrong') throw new StrataError('PURGE_UNAUTHORIZED', 'wrong bearer token');
   }
 
   private limit(): void {
@@ -292,10 +290,6 @@ function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
 function methodNotAllowed(allowed: string): StrataError {
   return new StrataError('PURGE_INVALID', `method not allowed here: use ${allowed}`);
 }
@@ -341,17 +335,4 @@ async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown
   } catch (err) {
     throw new StrataError('PURGE_INVALID', `the body is not JSON: ${(err as Error).message}`);
   }
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body) + '\n';
-  res
-    .writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(text),
-      'cache-control': 'no-store',
-      ...(status === 401 ? { 'www-authenticate': 'Bearer realm="strata"' } : {}),
-    })
-    .end(text);
 }

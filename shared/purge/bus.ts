@@ -2,9 +2,9 @@
 // in-process without purge.redis), the agent that applies purges to `target`, and the API on the
 // admin listener. One per node: in the StrataNode, or in the primary when there are workers.
 
-import { readFile } from 'node:fs/promises';
 import type { Registry } from 'prom-client';
 import type { AdminServer } from '../admin-server.js';
+import { readToken } from '../bearer-token.js';
 import type { StrataConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -120,24 +120,4 @@ export class PurgeBus implements Service {
       return `purge: ${where} unreachable (${this.log.reason ?? 'down'}); serving, will catch up from ${applied}`;
     return `purge: ${where} up; applied through ${applied}${this.agent?.caughtUp ? '' : ' (catching up)'}`;
   }
-}
-
-/** purge.token, or the first line of purge.tokenFile; CONFIG_INVALID naming the file if it cannot be read. */
-async function readToken(config: StrataConfig): Promise<string | undefined> {
-  const { token, tokenFile } = config.purge;
-  if (token !== undefined) return token;
-  if (tokenFile === undefined) return undefined;
-  let text: string;
-  try {
-    text = await readFile(tokenFile, 'utf8');
-  } catch (err) {
-    throw StrataError.because('CONFIG_INVALID', err, { file: tokenFile, path: 'purge.tokenFile' });
-  }
-  const first = text.split(/\r?\n/)[0].trim();
-  if (first.length < 16)
-    throw new StrataError(
-      'CONFIG_INVALID',
-      `purge.tokenFile ${tokenFile}: the token must be at least 16 characters`,
-    );
-  return first;
 }

@@ -1,10 +1,12 @@
-// strata edge with listen.https, as operators run it: SIGHUP reloads the certificates from disk
-// (the new one serves new connections), a bad one is refused, and the process never stops for it.
+// strata edge with listen.https, as operators run it: SIGHUP (or POST /reload) reloads the
+// certificates from disk (the new one serves new connections), a bad one is refused, and the
+// process never stops for it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { stringify } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { handshake } from '../helpers/https-node.js';
@@ -27,6 +29,7 @@ test('SIGHUP reloads the HTTPS certificates; a bad one is refused and the edge k
         https: { address: '127.0.0.1:0', certificates: [files], reloadCheck: '1h' },
       },
       sites: [{ hosts: ['*'], origins: ['http://127.0.0.1:1'] }],
+      purge: { token: 'reload-token-0123456789' },
       log: { level: 'info', access: false },
     }),
   );
@@ -52,6 +55,16 @@ test('SIGHUP reloads the HTTPS certificates; a bad one is refused and the edge k
   run.child.kill('SIGHUP');
   assert.match(String((await refused).err), /not a PEM certificate/);
   assert.equal(await fingerprint(), after);
+
+  // POST /reload does what SIGHUP does; one process applies a changed config on restart only.
+  await writeCert(ca, 'edge', await issue(ca, ['edge.test']));
+  const res = await request(`http://127.0.0.1:${started.adminPort}/reload`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer reload-token-0123456789' },
+  });
+  assert.equal(res.statusCode, 200);
+  assert.deepEqual(await res.body.json(), { config: 'unchanged', certificates: true });
+  assert.notEqual(await fingerprint(), after);
 
   run.child.kill('SIGTERM');
   assert.equal(await run.exited, 0);
