@@ -125,21 +125,25 @@ export interface CacheStore {
 }
 
 /**
- * Size accounted for an object: its body plus what its metadata costs in the heap, calibrated
- * on Node.js 20 (test/integration/memory-accounting.test.ts measures it): about 1,000 bytes per
- * entry (meta, body and Buffer objects, LRU slots, key strings, its host index entry) and, per
- * field line, 24 bytes besides its characters; per tag, its characters, 24 bytes, and about 170
- * bytes for its place in the memory tier's tag index (counted as if the tag were the object's
- * alone, a Set of its own: the worst case). Counting only the header bytes would let a memory
- * tier of small objects use twice its maxBytes.
+ * What an object's metadata costs on the V8 heap (live bytes), calibrated on Node.js 20
+ * (test/integration/memory-accounting.test.ts measures it): about 1,000 bytes per entry (meta,
+ * body and Buffer objects, LRU slots, key strings, its host index entry) and, per field line,
+ * 24 bytes besides its characters; per tag, its characters, 24 bytes, and about 170 bytes for
+ * its place in the memory tier's tag index (counted as if the tag were the object's alone, a Set
+ * of its own: the worst case). Counting only the header bytes would let a memory tier of small
+ * objects use twice its maxBytes.
  */
-export function objectBytes(object: CachedObject): number {
-  const meta = object.meta;
-  let bytes = object.body.size + 1000 + meta.key.length + meta.variant.length;
+export function metaBytes(meta: ObjectMeta): number {
+  let bytes = 1000 + meta.key.length + meta.variant.length;
   const fields = meta.headers;
   for (let i = 0; i < fields.length; i += 2) bytes += fields[i].length + fields[i + 1].length + 24;
   for (const tag of meta.tags) bytes += tag.length + 194;
   return bytes;
+}
+
+/** Size accounted for an object in a tier's budget: its body plus its metadata's live heap bytes. */
+export function objectBytes(object: CachedObject): number {
+  return object.body.size + metaBytes(object.meta);
 }
 
 /** Whether a selector matches an object; shared by every store so all purge alike. */

@@ -68,11 +68,11 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: 16 }, worker));
   }
 
-  function measure(): { real: number; accounted: number } {
+  function measure(): { heap: number; external: number; accounted: number } {
     gc!();
     gc!();
     const m = process.memoryUsage();
-    return { real: m.heapUsed + m.external, accounted: node.store.stats().bytes };
+    return { heap: m.heapUsed, external: m.external, accounted: node.store.stats().bytes };
   }
 
   // Warm-up: code, pools, connections and the LRU's arrays exist before the first measurement.
@@ -85,7 +85,8 @@ async function main(): Promise<void> {
       `${JSON.stringify({
         index,
         shape: shape.name,
-        real: Math.round((after.real - before.real) / perShape),
+        heap: Math.round((after.heap - before.heap) / perShape),
+        external: Math.round((after.external - before.external) / perShape),
         accounted: Math.round((after.accounted - before.accounted) / perShape),
       })}\n`,
     );
