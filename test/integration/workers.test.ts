@@ -3,75 +3,17 @@
 // file on SIGHUP one worker at a time without a failed request, refuses a bad one, and drains
 // everything on SIGTERM.
 
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import type { CliRun } from '../helpers/cli.js';
 import { metricSum } from '../helpers/metrics.js';
 import { ok, startOrigin } from '../helpers/origin.js';
 import { until } from '../helpers/wait.js';
-
-const config = (originUrl: string, id = 'edge-workers', extra = '') => `
-node: { id: ${id} }
-listen: { http: "127.0.0.1:0", admin: "127.0.0.1:0" }
-workers: 2
-sites:
-  - hosts: ["*"]
-    origins: ["${originUrl}"]
-cache:
-  memory: { maxBytes: 16MiB, maxObjectBytes: 1MiB }
-shutdown: { drainTimeout: 5s }
-${extra}`;
-
-interface Node {
-  run: CliRun;
-  file: string;
-  url: string;
-  admin: string;
-}
-
-async function startNode(t: TestContext, text: string): Promise<Node> {
-  const dir = await mkdtemp(join(tmpdir(), 'strata-workers-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const file = join(dir, 'edge.yaml');
-  await writeFile(file, text);
-  const run = runCli(t, ['edge', '--config', file]);
-  const started = await run.logLine('edge started');
-  // The primary's line is the one with the worker count (each worker logs its own start).
-  await until(() => /"workers":2,"msg":"edge started"/.test(run.stdout()), 20_000);
-  const primary = JSON.parse(
-    run
-      .stdout()
-      .split('\n')
-      .find((l) => l.includes('"workers":2'))!,
-  ) as {
-    httpPort: number;
-    adminPort: number;
-  };
-  assert.ok(started);
-  return {
-    run,
-    file,
-    url: `http://127.0.0.1:${primary.httpPort}`,
-    admin: `http://127.0.0.1:${primary.adminPort}`,
-  };
-}
-
-/** A GET on a new connection, so that the primary hands it to the next worker. */
-async function get(url: string, host?: string): Promise<{ status: number; cacheStatus: string }> {
-  // A connection nobody answers (lost between the primary and a worker) fails, not hangs.
-  const res = await request(url, {
-    reset: true,
-    headers: host ? { host } : {},
-    headersTimeout: 10_000,
-    bodyTimeout: 10_000,
-  });
-  await res.body.dump();
-  return { status: res.statusCode, cacheStatus: String(res.headers['cache-status'] ?? '') };
-}
+import { config, get, startNode, type Node } from '../helpers/workers-node.js';
 
 /** A GET on a new connection, with the fields the shared-cache test looks at. */
 async function fullGet(url: string) {
@@ -178,46 +120,6 @@ test('SIGHUP reloads the config one worker at a time with no failed request; a b
   await until(() => node.run.stdout().includes('reload refused'), 10_000);
   assert.match(node.run.stdout(), /"problems":\["server\.maxHeaders: expected an integer/);
   assert.match((await get(`${node.url}/still`)).cacheStatus, /^edge-reloaded; /);
-  node.run.child.kill('SIGTERM');
-  assert.equal(await node.run.exited, 0);
-});
-
-test('POST /reload on the admin listener applies the config file as SIGHUP does, with the purge token', async (t) => {
-  const origin = await startOrigin(t, ok({ 'cache-control': 'no-store' }));
-  const token = 'reload-token-0123456789';
-  const withToken = (id: string, extra = '') =>
-    config(origin.url, id, `purge: { token: ${token} }\n${extra}`);
-  const node = await startNode(t, withToken('edge-api'));
-  const post = async (headers: Record<string, string> = {}, method = 'POST') => {
-    const res = await request(`${node.admin}/reload`, { method, headers });
-    return {
-      status: res.statusCode,
-      headers: res.headers,
-      body: (await res.body.json()) as Record<string, unknown>,
-    };
-  };
-
-  const anonymous = await post();
-  assert.equal(anonymous.status, 401);
-  assert.equal(anonymous.body.error, 'ADMIN_UNAUTHORIZED');
-  assert.equal(anonymous.headers['www-authenticate'], 'Bearer realm="strata"');
-  assert.equal((await post({ authorization: 'Bearer not-the-token-at-all' })).status, 401);
-  const wrongMethod = await post({ authorization: `Bearer ${token}` }, 'GET');
-  assert.equal(wrongMethod.status, 405);
-  assert.equal(wrongMethod.headers.allow, 'POST');
-
-  await writeFile(node.file, withToken('edge-api-reloaded'));
-  const applied = await post({ authorization: `Bearer ${token}` });
-  assert.deepEqual(applied, { ...applied, status: 200, body: { config: 'applied', workers: 2 } });
-  assert.match((await get(`${node.url}/after`)).cacheStatus, /^edge-api-reloaded; /);
-
-  // A bad file: 409 with every problem and its key path; the running workers stay.
-  await writeFile(node.file, withToken('edge-api-bad', 'server: { maxHeaders: lots }'));
-  const refused = await post({ authorization: `Bearer ${token}` });
-  assert.equal(refused.status, 409);
-  assert.equal(refused.body.error, 'RELOAD_REFUSED');
-  assert.match(String((refused.body.problems as string[])[0]), /^server\.maxHeaders: expected an integer/);
-  assert.match((await get(`${node.url}/still`)).cacheStatus, /^edge-api-reloaded; /);
   node.run.child.kill('SIGTERM');
   assert.equal(await node.run.exited, 0);
 });
