@@ -16,6 +16,7 @@ import { runCli } from '../helpers/cli.js';
 import { tempFile } from '../helpers/temp.js';
 import { until } from '../helpers/wait.js';
 import type { DnsNode } from '../../edge/geo/dns-node.js';
+import { GeoDns } from '../../edge/geo/geo-dns.js';
 import { heartbeatGraceMs } from '../../edge/geo/heartbeat-health.js';
 
 const heartbeatMs = 1000;
@@ -190,4 +191,28 @@ test('while Redis is unreachable the answers keep the edges as last read; then h
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.deepEqual(await w.eu(), [euEdges[0]]);
+});
+
+test('an edge with a dns section reads the heartbeats too, its own among them', async (t) => {
+  const w = await world(t);
+  await w.edge('edge-eu-0', 'eu', euEdges[0]);
+  const probe = 'http://127.0.0.1:1/.well-known/strata/health';
+  const edge = await startEdge(t, w.originUrl, {
+    node: { id: 'edge-us-dns', region: 'us', addresses: [usEdges[1]] },
+    purge: w.purge,
+    geo: {
+      database: await testGeoDatabase(t, 'cc0'),
+      regions: {
+        eu: { continents: ['EU'], edges: euEdges.map((address) => ({ address, probe })), near: ['us'] },
+        us: { continents: ['NA'], edges: usEdges.map((address) => ({ address, probe })), near: ['eu'] },
+      },
+      defaultRegion: 'eu',
+    },
+    dns: { listen: '127.0.0.1:0', zone: 'cdn.example', names: ['www.cdn.example'] },
+  });
+  const geoDns = edge.node.nodeServices.find((s): s is GeoDns => s instanceof GeoDns)!;
+  const us = async () =>
+    addressesOf(await udpQuery(geoDns.port, query('www.cdn.example', 'A', { subnet: '198.51.100.0/24' })));
+  await until(async () => (await us()).join() === usEdges[1], 10_000);
+  assert.deepEqual(await w.us(), [usEdges[1]], 'the strata dns server agrees');
 });
