@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { processTicks, ticksPerSecond } from './cpu-usage.js';
+import { processTicks, snapshot, ticksPerSecond, usageBetween } from './cpu-usage.js';
 import { detectPinning, pinned, startChild, stopAll, stopChildrenOnExit } from './processes.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -81,6 +81,8 @@ interface Run {
   value: number;
   /** CPU of the relaying process per GiB (TCP) or per 1,000 datagrams relayed each way (UDP), in ms. */
   cpuMs?: number;
+  /** Share (0..1) of both CPUs' time that processes outside the bench used during the run. */
+  otherLoad?: number;
 }
 
 /** What the CPU figure is per: a GiB relayed (TCP), or 1,000 datagrams each way (UDP). */
@@ -109,16 +111,22 @@ async function load(
   ];
   const [command, argv] = pinned(cpu, process.execPath, args);
   const before = target.pid === undefined ? 0 : processTicks(target.pid, false);
+  const machineBefore = snapshot(benchPids);
   const { stdout } = await promisify(execFile)(command, argv, { timeout: o.durationMs + 30_000 });
   const ticks = target.pid === undefined ? 0 : processTicks(target.pid, false) - before;
+  const otherLoad = usageBetween(machineBefore, snapshot(benchPids))?.foreign;
   const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, number>;
   // CPU time over everything the run moved, warm-up included (the ticks cover it too).
   const units = scenario.mode === 'tcp' ? result.total / 1024 ** 3 : result.total / 1000;
   return {
     value: scenario.mode === 'tcp' ? result.mibPerSecond : result.packetsPerSecond,
     cpuMs: target.pid === undefined ? undefined : (ticks * (1000 / ticksPerSecond)) / units,
+    otherLoad,
   };
 }
+
+/** The bench's long-running children (backend, edge, bare relay): their CPU is not other load. */
+const benchPids: number[] = [];
 
 async function main(): Promise<number> {
   const o = options();
@@ -181,6 +189,7 @@ relays:
       logFile: join(dir, 'bare.log'),
       ready: (l) => l.msg === 'bare relay ready',
     });
+    benchPids.push(...[backend, edge, bare].map((c) => c.process.pid!));
     const tcpTargets = [
       { name: 'direct', port: tcpPort },
       { name: 'relay', port: relayPort('tcp'), pid: edge.process.pid },
@@ -213,8 +222,9 @@ relays:
           results.get(target.name)!.push(run);
           const cpuText =
             run.cpuMs === undefined ? '' : `, CPU ${run.cpuMs.toFixed(0)} ms per ${cpuUnit(scenario)}`;
+          const otherText = run.otherLoad === undefined ? '' : `, other load ${percent(run.otherLoad)}`;
           console.log(
-            `  ${scenario.name}, round ${round + 1}: ${target.name} ${run.value.toFixed(0)} ${scenario.unit}${cpuText}`,
+            `  ${scenario.name}, round ${round + 1}: ${target.name} ${run.value.toFixed(0)} ${scenario.unit}${cpuText}${otherText}`,
           );
         }
       }
@@ -229,6 +239,7 @@ relays:
         `${ratio.toFixed(2)}x`,
         `${(value('relay') / value('bare relay')).toFixed(2)}x`,
         `${cpu('relay').toFixed(0)} / ${cpu('bare relay').toFixed(0)} ms per ${cpuUnit(scenario)}`,
+        otherLoad(scenario, results),
         ratio >= 0.8 ? 'PASS' : 'MISS',
       ]);
     }
@@ -248,6 +259,7 @@ relays:
         'relay/direct',
         'relay/bare',
         'CPU relay / bare',
+        'other load',
         'goal 0.8x',
       ],
       rows,
@@ -263,6 +275,18 @@ relays:
     await stopAll();
     if (!o.keep) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+const percent = (share: number) => `${(share * 100).toFixed(0)}%`;
+
+/**
+ * The median share of the machine's CPU time other processes took during the scenario's runs
+ * (all targets): above a few percent, throughput through a relay (one more process to schedule)
+ * says more about the machine than the relay; the CPU figures hold.
+ */
+function otherLoad(scenario: Scenario, results: Map<string, Run[]>): string {
+  const shares = scenario.targets.flatMap((t) => results.get(t.name)!.map((r) => r.otherLoad ?? NaN));
+  return shares.some(Number.isNaN) ? 'n/a' : percent(median(shares));
 }
 
 function printTable(header: string[], rows: string[][]): void {

@@ -309,7 +309,10 @@ export class StrataNode {
       http: http.http,
       ...(https ? { https } : {}),
       admin: http.admin,
-      addresses: nodeAddresses([this.config.listen.http, this.config.listen.https?.address]),
+      addresses: nodeAddresses(this.config.node.addresses, [
+        this.config.listen.http,
+        this.config.listen.https?.address,
+      ]),
       startedMs: this.startedMs,
       workers: 1,
     };
@@ -358,6 +361,8 @@ export class StrataNode {
   async stop(drainMs = this.config.shutdown.drainTimeout): Promise<void> {
     this.admin.ready = false;
     const deadline = Date.now() + drainMs;
+    // First, so that GeoDNS stops naming the node while it drains.
+    await this.purge?.withdraw();
     try {
       await this.clients.stop(deadline);
     } finally {

@@ -1,5 +1,6 @@
 // The GeoDNS server's metrics: queries answered by transport and rcode, packets dropped, answers
-// truncated, which region answered for which, and answers given with no healthy edge anywhere.
+// truncated, which region answered for which, answers given with no healthy edge anywhere, and
+// (with heartbeats as the edges' health) whether the heartbeats could be read.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Rcode, Transport } from './dns-responder.js';
@@ -89,5 +90,24 @@ export class DnsMetrics {
 
   allDown(): void {
     this.blind.inc();
+  }
+}
+
+/** With heartbeats as the edges' health (purge.redis): whether the DNS server can read them. */
+export class HeartbeatMetrics {
+  readonly readable: Gauge;
+  readonly readFailures: Counter;
+
+  constructor(registry: Registry) {
+    this.readable = new Gauge({
+      name: 'strata_dns_heartbeats_readable',
+      help: "Whether the last read of the edges' heartbeats from Redis succeeded (1) or failed (0: edge health stays as last read).",
+      registers: [registry],
+    });
+    this.readFailures = new Counter({
+      name: 'strata_dns_heartbeat_read_failures_total',
+      help: "Reads of the edges' heartbeats from Redis that failed (Redis unreachable or erroring).",
+      registers: [registry],
+    });
   }
 }

@@ -18,7 +18,7 @@ export class DnsNode {
   /** `config` has a dns section (validateDnsConfig checks), and so geo regions. */
   constructor(config: DnsServerConfig, log: Logger) {
     collectDefaultMetrics({ register: this.registry });
-    this.geoDns = new GeoDns(config.geo!, config.dns!, { log, registry: this.registry });
+    this.geoDns = new GeoDns(config.geo!, config.dns!, { log, registry: this.registry, purge: config.purge });
     this.admin = new AdminServer(config.listen.admin, this.registry);
     this.admin.checks.push(() => this.geoDns.readiness());
     this.services = new ServiceGroup([this.geoDns, this.admin]);

@@ -1,7 +1,8 @@
 // Edge health for GeoDNS: which edges may be named in answers now. A source says which are
-// healthy and tells when that changes. ProbeHealth probes each edge itself; the next source
-// reads the nodes' heartbeats from the purge bus's Redis (purge.redis), so that a dead edge
-// leaves the answers within one heartbeat interval (docs/architecture.md).
+// healthy and tells when that changes. ProbeHealth (here) probes each edge itself;
+// HeartbeatHealth (heartbeat-health.ts) reads the nodes' heartbeats from the purge bus's Redis
+// (purge.redis), so that a dead edge leaves the answers within about one heartbeat interval
+// (docs/architecture.md). Both keep their findings in EdgeStates.
 
 import { Agent, request } from 'undici';
 import type { Logger } from '../../shared/log.js';
@@ -13,6 +14,65 @@ export interface EdgeHealth extends Service {
   healthy(address: string): boolean;
   /** Calls `listener` whenever an edge goes up or down. */
   onChange(listener: (edge: EdgeSpec, healthy: boolean) => void): void;
+}
+
+/** The edges' states as a source last found them, and who to tell when one changes. */
+export class EdgeStates {
+  private readonly up = new Map<string, boolean>();
+  private readonly listeners: ((edge: EdgeSpec, healthy: boolean) => void)[] = [];
+
+  constructor(private readonly log: Logger) {}
+
+  healthy(address: string): boolean {
+    return this.up.get(address) === true;
+  }
+
+  onChange(listener: (edge: EdgeSpec, healthy: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Records what the source found for `edge`; on a change (or an edge first found down) logs
+   * `edge up` / `edge down` with `detail` and tells the listeners.
+   */
+  set(edge: EdgeSpec, healthy: boolean, detail: Record<string, unknown>): void {
+    const before = this.up.get(edge.address);
+    this.up.set(edge.address, healthy);
+    if (before === healthy) return;
+    if (before !== undefined || !healthy)
+      this.log[healthy ? 'info' : 'warn'](
+        { edge: edge.address, region: edge.region, ...detail },
+        healthy ? 'edge up' : 'edge down',
+      );
+    for (const listener of this.listeners) listener(edge, healthy);
+  }
+}
+
+/** Runs `round` every `intervalMs` after the previous one ended (rounds never overlap), until stop(). */
+export class Rounds {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly round: () => Promise<void>,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Schedules the next round (the caller has run the first). */
+  schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.round().finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  /** No more rounds; resolves once the one running, if any, has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
 }
 
 export interface ProbeOptions {
@@ -28,12 +88,9 @@ export interface ProbeOptions {
  */
 export class ProbeHealth implements EdgeHealth {
   readonly name = 'edge-probes';
-  private readonly up = new Map<string, boolean>();
-  private readonly listeners: ((edge: EdgeSpec, healthy: boolean) => void)[] = [];
+  private readonly states: EdgeStates;
   private readonly agent: Agent;
-  private timer: NodeJS.Timeout | undefined;
-  private round: Promise<void> | undefined;
-  private stopped = false;
+  private readonly rounds: Rounds;
   /** The edges by probe URL. */
   private readonly byUrl = new Map<string, EdgeSpec[]>();
 
@@ -46,6 +103,8 @@ export class ProbeHealth implements EdgeHealth {
       if (group) group.push(edge);
       else this.byUrl.set(edge.probe, [edge]);
     }
+    this.states = new EdgeStates(options.log);
+    this.rounds = new Rounds(() => this.probeAll(), options.intervalMs);
     this.agent = new Agent({
       connectTimeout: options.timeoutMs,
       headersTimeout: options.timeoutMs,
@@ -56,30 +115,21 @@ export class ProbeHealth implements EdgeHealth {
   }
 
   healthy(address: string): boolean {
-    return this.up.get(address) === true;
+    return this.states.healthy(address);
   }
 
   onChange(listener: (edge: EdgeSpec, healthy: boolean) => void): void {
-    this.listeners.push(listener);
+    this.states.onChange(listener);
   }
 
   async start(): Promise<void> {
     await this.probeAll();
-    this.schedule();
+    this.rounds.schedule();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.round;
+    await this.rounds.stop();
     await this.agent.close();
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.round = this.probeAll().finally(() => this.schedule());
-    }, this.options.intervalMs);
   }
 
   /** One GET per probe URL: edges that share one (behind one load balancer, say) share its answer. */
@@ -87,7 +137,7 @@ export class ProbeHealth implements EdgeHealth {
     await Promise.all(
       [...this.byUrl].map(async ([url, edges]) => {
         const healthy = await this.probe(url);
-        for (const edge of edges) this.set(edge, healthy);
+        for (const edge of edges) this.states.set(edge, healthy, { probe: url });
       }),
     );
   }
@@ -105,17 +155,5 @@ export class ProbeHealth implements EdgeHealth {
       // No answer (refused, timed out, reset) is the answer: the edge is down.
       return false;
     }
-  }
-
-  private set(edge: EdgeSpec, healthy: boolean): void {
-    const before = this.up.get(edge.address);
-    this.up.set(edge.address, healthy);
-    if (before === healthy) return;
-    if (before !== undefined || !healthy)
-      this.options.log[healthy ? 'info' : 'warn'](
-        { edge: edge.address, region: edge.region, probe: edge.probe },
-        healthy ? 'edge up' : 'edge down',
-      );
-    for (const listener of this.listeners) listener(edge, healthy);
   }
 }

@@ -21,5 +21,11 @@ export function geoFilterParts(config: StrataConfig, tools: RoleTools): RolePart
 /** The GeoDNS server, with a dns section (which the config allows only with geo regions). */
 export function geoDnsServices(config: StrataConfig, context: RoleServiceContext): RoleService[] {
   if (!config.dns || !config.geo) return [];
-  return [new GeoDns(config.geo, config.dns, { log: context.log, registry: context.registry })];
+  return [
+    new GeoDns(config.geo, config.dns, {
+      log: context.log,
+      registry: context.registry,
+      purge: config.purge,
+    }),
+  ];
 }

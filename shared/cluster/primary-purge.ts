@@ -46,7 +46,7 @@ export function primaryPurgeBus(
         version: strataVersion(),
         http: bound(config.listen.http, now.httpPort),
         admin: bound(config.listen.admin, now.adminPort),
-        addresses: nodeAddresses([config.listen.http]),
+        addresses: nodeAddresses(config.node.addresses, [config.listen.http]),
         startedMs,
         workers: now.workers,
       };

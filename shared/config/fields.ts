@@ -47,6 +47,13 @@ function originProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** One IP address, v4 or v6 (no prefix, no port). */
+export const ipAddress = str({
+  pattern: /^[0-9A-Fa-f:.]+$/,
+  hint: 'an IPv4 or IPv6 address',
+  valid: (v) => (isIP(v) === 0 ? 'not an IP address' : undefined),
+});
+
 /** A node id or region name. */
 export const name = str({ pattern: /^[A-Za-z0-9._-]+$/, hint: 'letters, digits, . _ -' });
 

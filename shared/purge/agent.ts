@@ -69,6 +69,8 @@ export class PurgeAgent implements Service {
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private stopped = false;
+  /** Set when the node begins to drain: no heartbeats from then on. */
+  private withdrawn = false;
   private readonly clock: () => number;
 
   constructor(private readonly options: PurgeAgentOptions) {
@@ -104,6 +106,17 @@ export class PurgeAgent implements Service {
       void this.drain();
     }, this.options.heartbeatMs);
     this.timer.unref();
+  }
+
+  /**
+   * Runs when the node begins to drain: its heartbeat is removed and no more are written, so
+   * GeoDNS drops it from its answers (and purges stop waiting for it) while it drains. Purges
+   * still apply until stop().
+   */
+  async withdraw(): Promise<void> {
+    this.withdrawn = true;
+    if (this.options.log.state === 'up')
+      await this.options.log.leave(this.options.node).catch(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -237,7 +250,7 @@ export class PurgeAgent implements Service {
   }
 
   private async beat(): Promise<void> {
-    if (this.options.log.state !== 'up') return;
+    if (this.withdrawn || this.options.log.state !== 'up') return;
     const beat: Heartbeat = {
       v: 1,
       ...this.options.describe(),

@@ -15,7 +15,7 @@ import type { PurgeLog } from './log.js';
 import { MemoryLog } from './memory-log.js';
 import type { Heartbeat, PurgeMessage } from './message.js';
 import { PurgeMetrics } from './metrics.js';
-import { RedisLog } from './redis-log.js';
+import { redisLogFor } from './redis-log.js';
 
 export interface PurgeBusOptions {
   config: StrataConfig;
@@ -41,17 +41,7 @@ export class PurgeBus implements Service {
     const { config, logger } = options;
     const purge = config.purge;
     this.metrics = new PurgeMetrics(options.registry);
-    this.log =
-      options.log ??
-      (purge.redis
-        ? new RedisLog({
-            target: purge.redis,
-            maxAgeMs: purge.stream.maxAge,
-            replicas: purge.replicas,
-            replicaTimeoutMs: purge.replicaTimeout,
-            log: logger,
-          })
-        : new MemoryLog(purge.stream.maxAge));
+    this.log = options.log ?? (purge.redis ? redisLogFor(purge, logger) : new MemoryLog(purge.stream.maxAge));
   }
 
   /** Reads the token, catches up with the log (when it is reachable) and plugs the API in. */
@@ -96,6 +86,11 @@ export class PurgeBus implements Service {
   /** Runs once the node serves: its heartbeats start (it counts as live from then on). */
   announce(): void {
     this.agent?.announce();
+  }
+
+  /** Runs when the node begins to drain: its heartbeat leaves the bus (agent.ts withdraw()). */
+  async withdraw(): Promise<void> {
+    await this.agent?.withdraw();
   }
 
   async stop(): Promise<void> {

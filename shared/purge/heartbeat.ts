@@ -1,12 +1,17 @@
-// What a heartbeat says about where a node serves: the IP addresses of its proxy listeners,
-// with an unspecified bind address (0.0.0.0, ::) expanded to the host's interface addresses,
-// so that GeoDNS can hand them out as they are.
+// What a heartbeat says about where a node serves: node.addresses when given (the addresses
+// clients reach it at, behind NAT say), else the IP addresses of its proxy listeners, with an
+// unspecified bind address (0.0.0.0, ::) expanded to the host's interface addresses, so that
+// GeoDNS can match them to the edges of its regions.
 
 import { networkInterfaces } from 'node:os';
 import { parseHostPort } from '../http/listen.js';
 
-/** The addresses the listeners (`host:port` each; undefined ones skipped) serve on. */
-export function nodeAddresses(listeners: readonly (string | undefined)[]): string[] {
+/** `advertised` if any, else the addresses the listeners (`host:port` each; undefined ones skipped) serve on. */
+export function nodeAddresses(
+  advertised: readonly string[],
+  listeners: readonly (string | undefined)[],
+): string[] {
+  if (advertised.length > 0) return [...advertised];
   const out = new Set<string>();
   for (const listener of listeners) {
     if (listener === undefined) continue;

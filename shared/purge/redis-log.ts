@@ -11,6 +11,7 @@
 //   strata:nodes:heartbeat        channel: each heartbeat (for GeoDNS and dashboards)
 
 import { Redis, type RedisOptions } from 'ioredis';
+import type { PurgeConfig } from '../config/config.js';
 import { StrataError } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
@@ -37,6 +38,23 @@ export interface RedisLogOptions {
   /** How long WAIT may take. */
   replicaTimeoutMs: number;
   log: Logger;
+  /**
+   * Only reads (GeoDNS reading heartbeats): no subscriber connection, so no purge
+   * announcements reach it. Default false.
+   */
+  readOnly?: boolean;
+}
+
+/** The Redis log of purge.redis (which must be set), with the purge section's limits. */
+export function redisLogFor(purge: PurgeConfig, log: Logger, readOnly = false): RedisLog {
+  return new RedisLog({
+    target: purge.redis!,
+    maxAgeMs: purge.stream.maxAge,
+    replicas: purge.replicas,
+    replicaTimeoutMs: purge.replicaTimeout,
+    log,
+    readOnly,
+  });
 }
 
 const keys = {
@@ -50,8 +68,11 @@ const keys = {
   beat: 'strata:nodes:heartbeat',
 };
 
+/** The longest wait between reconnection attempts. */
+export const maxReconnectDelayMs = 2000;
+
 /** Reconnect backoff: 50 ms doubling to 2 s, forever (a node keeps serving meanwhile). */
-const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2000);
+const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), maxReconnectDelayMs);
 
 export class RedisLog implements PurgeLog {
   readonly kind = 'redis';
@@ -86,8 +107,10 @@ export class RedisLog implements PurgeLog {
   }
 
   async start(): Promise<void> {
-    void this.sub.subscribe(keys.announce).catch(() => undefined);
-    this.sub.connect().catch(() => undefined);
+    if (!this.options.readOnly) {
+      void this.sub.subscribe(keys.announce).catch(() => undefined);
+      this.sub.connect().catch(() => undefined);
+    }
     // The first attempt's outcome is enough: past it, ioredis reconnects with the backoff.
     await this.cmd.connect().catch((err: Error) => this.setState('down', err.message));
   }

@@ -1,6 +1,9 @@
-// Purge API calls for tests: POST /purge with a token, and GET /purge/{id}.
+// Purge API calls for tests: POST /purge with a token, and GET /purge/{id}; the next heartbeat
+// a node writes to the purge bus in Redis.
 
+import { Redis } from 'ioredis';
 import { request } from 'undici';
+import type { Heartbeat } from '../../shared/purge/message.js';
 
 export const testToken = 'test-token-0123456789abcdef';
 
@@ -31,4 +34,20 @@ export async function postPurge(
 export async function getPurge(adminUrl: string, id: string): Promise<PurgeAnswer> {
   const res = await request(`${adminUrl}/purge/${id}`);
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+}
+
+/** Resolves with the next heartbeat `node` writes, as Redis announces it (strata:nodes:heartbeat). */
+export async function nextHeartbeat(redisUrl: string, node: string): Promise<Heartbeat> {
+  const sub = new Redis(redisUrl);
+  try {
+    await sub.subscribe('strata:nodes:heartbeat');
+    return await new Promise<Heartbeat>((resolve) =>
+      sub.on('message', (_channel: string, text: string) => {
+        const beat = JSON.parse(text) as Heartbeat;
+        if (beat.node === node) resolve(beat);
+      }),
+    );
+  } finally {
+    sub.disconnect();
+  }
 }

@@ -4,10 +4,16 @@
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { startRedis } from '../helpers/redis.js';
-import { lineBackend, lineClient, startRelays, unresponsiveBackend } from '../helpers/relay.js';
+import {
+  lineBackend,
+  lineClient,
+  startRelays,
+  unresponsiveBackend,
+  type TestRelays,
+} from '../helpers/relay.js';
 import { until } from '../helpers/wait.js';
 
 function redisThrough(t: TestContext, port: number, options: { lazy?: boolean } = {}): Redis {
@@ -21,6 +27,14 @@ function redisThrough(t: TestContext, port: number, options: { lazy?: boolean } 
   client.on('error', () => {}); // each test asserts on the commands' results
   t.after(() => client.disconnect());
   return client;
+}
+
+/** Listens `server` on loopback (closed after the test) and starts a TCP relay named `name` to it. */
+async function relayTo(t: TestContext, server: Server, name: string): Promise<TestRelays> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const backend = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return startRelays(t, { tcp: [{ name, listen: '127.0.0.1:0', backends: [backend] }] });
 }
 
 test('redis through the TCP relay: commands, and a subscription that keeps receiving while other connections come and go', async (t) => {
@@ -59,17 +73,7 @@ test('redis through the TCP relay: commands, and a subscription that keeps recei
 
 test('half-close: the client ends its side and still reads the whole echo (backpressure through a large payload)', async (t) => {
   const echo = createServer({ allowHalfOpen: true }, (socket) => socket.pipe(socket));
-  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
-  t.after(() => echo.close());
-  const r = await startRelays(t, {
-    tcp: [
-      {
-        name: 'echo',
-        listen: '127.0.0.1:0',
-        backends: [`127.0.0.1:${(echo.address() as AddressInfo).port}`],
-      },
-    ],
-  });
+  const r = await relayTo(t, echo, 'echo');
   const payload = Buffer.alloc(8 * 1024 * 1024, 'abcdefgh');
   const socket = connect({ port: r.port, host: '127.0.0.1', allowHalfOpen: true });
   const chunks: Buffer[] = [];
@@ -83,6 +87,43 @@ test('half-close: the client ends its side and still reads the whole echo (backp
   assert.equal(line.end, 'closed');
   assert.equal(line.bytesToBackend, payload.length);
   assert.equal(line.bytesToClient, payload.length);
+});
+
+test('reused read buffers: concurrent downloads, some read slowly, each arrives byte for byte (busy and idle connections share the relay)', async (t) => {
+  // Each connection gets its own pattern: bytes that leaked from another connection's read, or
+  // a buffer read into while a write of it was pending, would show as a mismatch.
+  const sizeBytes = 6 * 1024 * 1024;
+  const patternOf = (n: number) => {
+    const b = Buffer.allocUnsafe(sizeBytes);
+    for (let i = 0; i < sizeBytes; i += 4) b.writeUInt32BE((i * 2654435761 + n) >>> 0, i);
+    return b;
+  };
+  const source = createServer((socket) => {
+    socket.once('data', (d: Buffer) => socket.end(patternOf(d[0])));
+    socket.on('error', () => {});
+  });
+  const r = await relayTo(t, source, 'dl');
+  const download = (n: number, slow: boolean) =>
+    new Promise<Buffer>((resolve, reject) => {
+      const socket = connect(r.port, '127.0.0.1');
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => {
+        chunks.push(c);
+        // A slow reader: the relay's writes to it stay pending, and it must pause the backend.
+        if (slow && chunks.length % 8 === 0) {
+          socket.pause();
+          setTimeout(() => socket.resume(), 5);
+        }
+      });
+      socket.on('end', () => resolve(Buffer.concat(chunks)));
+      socket.on('error', reject);
+      socket.write(Buffer.from([n]));
+    });
+  const got = await Promise.all([1, 2, 3, 4, 5, 6].map((n) => download(n, n % 2 === 0)));
+  got.forEach((body, i) => assert.ok(body.equals(patternOf(i + 1)), `download ${i + 1} arrived intact`));
+  // A small exchange after the busy ones, through the shared buffer.
+  const small = await download(7, false);
+  assert.ok(small.equals(patternOf(7)));
 });
 
 test('a redis backend killed: new connections go to the other one', async (t) => {

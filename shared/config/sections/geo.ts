@@ -2,7 +2,6 @@
 // CIDR overrides and a nearness order for fallback), the geo fields edges send to origins, and
 // the GeoDNS server (dns) that answers with the healthy edges of the client's region.
 
-import { isIP } from 'node:net';
 import type { Problem } from '../schema.js';
 import {
   int,
@@ -18,7 +17,7 @@ import {
   duration,
   type Infer,
 } from '../schema.js';
-import { cidr, hostPort, name } from '../fields.js';
+import { cidr, hostPort, ipAddress, name } from '../fields.js';
 
 /** ISO 3166-1 alpha-2, as GeoIP databases spell countries ("XX" is Strata's "unknown"). */
 export const countryCode = str({ pattern: /^[A-Z]{2}$/, hint: 'an ISO 3166-1 country code such as DE' });
@@ -29,11 +28,6 @@ export const dnsName = str({
   pattern: /^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?$/,
   hint: 'a host name such as www.cdn.example',
   valid: (v) => (v.replace(/\.$/, '').length > 253 ? 'longer than 253 characters' : undefined),
-});
-const ipAddress = str({
-  pattern: /^[0-9A-Fa-f:.]+$/,
-  hint: 'an IPv4 or IPv6 address',
-  valid: (v) => (isIP(v) === 0 ? 'not an IP address' : undefined),
 });
 const probeUrl = str({
   pattern: /^https?:\/\/[^/?#\s]+\/\S*$/,

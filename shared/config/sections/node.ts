@@ -1,13 +1,31 @@
 // The node's own sections: its name and region, its listeners, its logs and its shutdown.
 
-import { bool, duration, obj, oneOf, optional, refine, withDefault, type Problem } from '../schema.js';
-import { hostPort, name } from '../fields.js';
+import { bool, duration, list, obj, oneOf, optional, refine, withDefault, type Problem } from '../schema.js';
+import { hostPort, ipAddress, name } from '../fields.js';
 import { httpsListener } from './https.js';
 
-export const nodeSection = obj({
-  id: withDefault(name, 'strata'),
-  region: withDefault(name, 'local'),
-});
+export const nodeSection = refine(
+  obj({
+    id: withDefault(name, 'strata'),
+    region: withDefault(name, 'local'),
+    /**
+     * The addresses clients reach this node at, as geo.regions.*.edges name it: its heartbeats
+     * advertise them, and GeoDNS matches them to its edges. Empty (the default): the proxy
+     * listeners' bind addresses, 0.0.0.0 and :: expanded to the host's interface addresses.
+     * Set it when the node is reached through NAT or a load balancer's address.
+     */
+    addresses: withDefault(list(ipAddress), []),
+  }),
+  (node, path, problems) => {
+    node.addresses?.forEach((a, i) => {
+      if (a === '0.0.0.0' || /^[0:]+$/.test(a))
+        problems.push({ path: `${path}.addresses[${i}]`, message: 'an unspecified address names no node' });
+      else if (node.addresses!.indexOf(a) !== i)
+        problems.push({ path: `${path}.addresses[${i}]`, message: `${a} is listed twice` });
+    });
+    return node;
+  },
+);
 
 export const listenSection = refine(
   obj({

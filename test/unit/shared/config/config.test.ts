@@ -16,6 +16,7 @@ import {
   workerConfig,
   workerCount,
 } from '../../../../shared/cluster/worker-config.js';
+import { nodeAddresses } from '../../../../shared/purge/heartbeat.js';
 import { tempDir } from '../../../helpers/temp.js';
 
 const minimal = { sites: [{ hosts: ['example.test'], origins: ['http://127.0.0.1:3000'] }] };
@@ -71,7 +72,7 @@ test('sizes and durations are accepted as strings with units and as bare numbers
 test('defaults are filled for every section left out', () => {
   const { config } = validateConfig(minimal);
   assert.ok(config);
-  assert.deepEqual(config.node, { id: 'strata', region: 'local' });
+  assert.deepEqual(config.node, { id: 'strata', region: 'local', addresses: [] });
   assert.deepEqual(config.listen, { http: '127.0.0.1:8080', admin: '127.0.0.1:9090', https: undefined });
   assert.equal(config.cache.memory.maxBytes, 256 * 1024 ** 2);
   assert.equal(config.cache.memory.maxObjectBytes, 16 * 1024 ** 2);
@@ -434,4 +435,21 @@ test('the disk tiers of workers past the configured count are removed, and nothi
   assert.deepEqual(removeStaleShards(config!, 2).sort(), ['worker-10', 'worker-2']);
   assert.deepEqual(readdirSync(path).sort(), ['keep-me', 'worker-0', 'worker-1']);
   assert.deepEqual(removeStaleShards(validateConfig(minimal).config!, 1), []);
+});
+
+test('node.addresses are the IP addresses a node advertises: no unspecified or repeated one, and the heartbeat carries them', () => {
+  const problems = problemsOf({
+    ...minimal,
+    node: { addresses: ['192.0.2.10', 'edge.example', '0.0.0.0', '::', '192.0.2.10'] },
+  });
+  hasProblem(problems, 'node.addresses[1]', /not an IP address|IPv4 or IPv6/);
+  hasProblem(problems, 'node.addresses[2]', /unspecified/);
+  hasProblem(problems, 'node.addresses[3]', /unspecified/);
+  hasProblem(problems, 'node.addresses[4]', /listed twice/);
+  const { config } = validateConfig({ ...minimal, node: { addresses: ['192.0.2.10', '2001:db8::10'] } });
+  assert.deepEqual(config?.node.addresses, ['192.0.2.10', '2001:db8::10']);
+  assert.deepEqual(nodeAddresses(config!.node.addresses, ['0.0.0.0:8080']), ['192.0.2.10', '2001:db8::10']);
+  // Without them: the listeners' bind addresses.
+  assert.deepEqual(validateConfig(minimal).config?.node.addresses, []);
+  assert.deepEqual(nodeAddresses([], ['127.0.0.1:8080', '[::1]:8443']), ['127.0.0.1', '::1']);
 });
