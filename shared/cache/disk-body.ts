@@ -29,25 +29,42 @@ export function checksum(chunk: Uint8Array): number {
   return crc32(chunk);
 }
 
-/** A body stored in chunks. Never holds the body whole: memory is one chunk per reader. */
-export class DiskBody implements StoredBody {
+/**
+ * A body on disk in checksummed chunks (LevelDB chunks or a file): reads of chunks first..last
+ * covering a clamped byte range, each chunk verified before a byte of it is yielded.
+ */
+export abstract class ChunkedBody implements StoredBody {
   readonly buffer = undefined;
 
   constructor(
     readonly size: number,
-    private readonly layout: BodyLayout,
-    private readonly source: ChunkSource,
+    protected readonly layout: BodyLayout,
   ) {}
 
   read(start = 0, end = this.size - 1): AsyncIterable<Buffer> {
-    return this.chunks(Math.max(0, start), Math.min(end, this.size - 1));
+    const from = Math.max(0, start);
+    const to = Math.min(end, this.size - 1);
+    if (to < from) return (async function* () {})();
+    const { chunkBytes } = this.layout;
+    return this.chunks(from, to, Math.floor(from / chunkBytes), Math.floor(to / chunkBytes));
   }
 
-  private async *chunks(start: number, end: number): AsyncGenerator<Buffer> {
-    if (end < start) return;
+  /** Bytes start..end (within the body), from chunks first..last. */
+  protected abstract chunks(start: number, end: number, first: number, last: number): AsyncGenerator<Buffer>;
+}
+
+/** A body stored in LevelDB chunks. Never holds the body whole: memory is one chunk per reader. */
+export class DiskBody extends ChunkedBody {
+  constructor(
+    size: number,
+    layout: BodyLayout,
+    private readonly source: ChunkSource,
+  ) {
+    super(size, layout);
+  }
+
+  protected async *chunks(start: number, end: number, first: number, last: number): AsyncGenerator<Buffer> {
     const { id, chunkBytes, sums } = this.layout;
-    const first = Math.floor(start / chunkBytes);
-    const last = Math.floor(end / chunkBytes);
     let expected = first;
     try {
       for await (const [key, value] of this.source.range(chunkKey(id, first), chunkKey(id, last))) {
@@ -98,13 +115,20 @@ export async function* rechunk(source: AsyncIterable<Buffer>, chunkBytes: number
 /** Chunks are written in batches of about this many bytes before the metadata commit. */
 const chunkBatchBytes = 4 * 1024 * 1024;
 
-/** A body written in chunks: `ops` are its last chunks, left for the metadata commit batch. */
+/** A body written: `ops` are its last chunks (none for a file), left for the metadata commit batch. */
 export interface WrittenBody {
   layout: BodyLayout;
   size: number;
   ops: DiskOp[];
-  /** Whether chunks were written ahead under a pending record (the commit must delete it). */
+  /** Whether the body was written ahead under a pending record (the commit must delete it). */
   pending: boolean;
+  /** Whether the body is a file (record v2) rather than LevelDB chunks. */
+  file: boolean;
+}
+
+/** A new random body id (16 hex digits): names its chunks or its file. */
+export function newBodyId(): string {
+  return randomBytes(8).toString('hex');
 }
 
 /**
@@ -117,7 +141,7 @@ export async function writeChunks(
   chunkBytes: number,
   io: { write(ops: DiskOp[]): Promise<void>; cancelled(): boolean },
 ): Promise<WrittenBody> {
-  const id = randomBytes(8).toString('hex');
+  const id = newBodyId();
   const sums: number[] = [];
   let ops: DiskOp[] = [];
   let opsBytes = 0;
@@ -137,5 +161,5 @@ export async function writeChunks(
       opsBytes = 0;
     }
   }
-  return { layout: { id, chunkBytes, sums }, size, ops, pending };
+  return { layout: { id, chunkBytes, sums }, size, ops, pending, file: false };
 }

@@ -1,5 +1,8 @@
 // DiskIndex: the disk tier's in-memory index of stored variants (size, last access, body),
-// in LRU order for eviction, rebuilt at open from the metadata records.
+// in LRU order for eviction, rebuilt at open from the metadata records. The records of recently
+// read variants are kept on their entries too (bounded), so a hot disk hit reads no record.
+
+import type { ObjectRecord } from './disk-layout.js';
 
 /** What the index keeps per stored variant: enough to find, evict and purge it without a read. */
 export interface IndexEntry {
@@ -9,12 +12,23 @@ export interface IndexEntry {
   readonly variant: string;
   readonly bodyId: string;
   readonly chunks: number;
+  /** Whether the body is a file (record v2) rather than LevelDB chunks (v1). */
+  readonly file: boolean;
   /** Accounted size: body plus a metadata estimate (objectBytes). */
   readonly bytes: number;
   readonly tags: readonly string[];
   readonly storedMs: number;
   accessMs: number;
+  /** The variant's record as last read, while it is among the hot ones (see keepRecord). */
+  record?: ObjectRecord;
 }
+
+/**
+ * Heap kept for hot records, counted as objectBytes counts metadata (about 1,000 bytes plus the
+ * header fields and tags of each): a few thousand records, so the disk hits of a hot set read
+ * no record from LevelDB.
+ */
+const hotRecordBytes = 8 * 1024 * 1024;
 
 export class DiskIndex {
   /** Every entry, least recently used first (a Map iterates in insertion order). */
@@ -24,6 +38,9 @@ export class DiskIndex {
   /** Ids whose access time changed since the last flush. */
   private readonly dirty = new Set<string>();
   private totalBytes = 0;
+  /** Entries holding their record, least recently kept first, and what they count. */
+  private readonly hot = new Set<IndexEntry>();
+  private hotBytes = 0;
 
   get size(): number {
     return this.lru.size;
@@ -62,6 +79,7 @@ export class DiskIndex {
     if (!entry) return undefined;
     this.lru.delete(id);
     this.dirty.delete(id);
+    this.forgetRecord(entry);
     this.totalBytes -= entry.bytes;
     const list = this.byKey.get(entry.key)!;
     const rest = list.filter((e) => e !== entry);
@@ -78,6 +96,29 @@ export class DiskIndex {
     this.lru.delete(id);
     this.lru.set(id, entry);
     this.dirty.add(id);
+  }
+
+  /**
+   * Keeps a record read for an entry still in the index (the caller checks that it is the entry
+   * the read began with, so a record replaced meanwhile is never kept); the least recently kept
+   * records are dropped past hotRecordBytes.
+   */
+  keepRecord(entry: IndexEntry, record: ObjectRecord): void {
+    this.forgetRecord(entry);
+    entry.record = record;
+    this.hot.add(entry);
+    this.hotBytes += metaBytes(entry);
+    for (const old of this.hot) {
+      if (this.hotBytes <= hotRecordBytes) break;
+      this.forgetRecord(old);
+    }
+  }
+
+  /** Drops an entry's kept record (its record on disk is about to change). */
+  forgetRecord(entry: IndexEntry): void {
+    if (!this.hot.delete(entry)) return;
+    this.hotBytes -= metaBytes(entry);
+    entry.record = undefined;
   }
 
   /** Entries from the least recently used on. */
@@ -100,6 +141,9 @@ export class DiskIndex {
     this.lru.clear();
     this.byKey.clear();
     this.dirty.clear();
+    for (const entry of this.hot) entry.record = undefined;
+    this.hot.clear();
+    this.hotBytes = 0;
     this.totalBytes = 0;
   }
 
@@ -110,4 +154,9 @@ export class DiskIndex {
     for (const entry of entries) index.add(entry);
     return index;
   }
+}
+
+/** What an entry's record costs in the heap: its accounted bytes without the body. */
+function metaBytes(entry: IndexEntry): number {
+  return entry.bytes - (entry.record?.meta.size ?? 0);
 }

@@ -1,4 +1,7 @@
 // The disk tier's persisted format (v1): LevelDB key encoding and the object record, versioned.
+// Bodies live in files next to the database (record v2) or, as written before, in LevelDB
+// chunks (record v1, still read):
+//   <path>/bodies/<bodyId 0..2>/<bodyId> -> the body, checksummed per chunk in its record (v2)
 //
 // Keys (UTF-8; '\0' separates parts, since neither URLs nor tags nor hosts can hold it):
 //   strata:format                 -> {"v":1}                    the format marker, checked at open
@@ -29,16 +32,27 @@ const pending = 'v1:p:';
 const reclaim = 'v1:r:';
 const setting = 'v1:s:';
 
-/** The persisted description of one stored variant: its metadata and where its body is. */
+/**
+ * The persisted description of one stored variant: its metadata and where its body is.
+ * v1: the body is in LevelDB chunks (v1:c:); v2: the body is a file (bodyFilePath).
+ */
 export interface ObjectRecord {
-  v: 1;
+  v: RecordVersion;
   meta: ObjectMeta;
   body: BodyLayout;
   /** When this variant was stored (ms since epoch): orders variants, most recent first. */
   storedMs: number;
 }
 
-/** Where a body lives: its chunks are v1:c:<id>:<n>, each `chunkBytes` long but the last. */
+export type RecordVersion = 1 | 2;
+
+/** Whether a record's body is a file (v2) rather than LevelDB chunks (v1). */
+export const bodyInFile = (record: ObjectRecord): boolean => record.v === 2;
+
+/**
+ * Where a body lives: v1:c:<id>:<n> (v1) or a file (v2), in chunks of `chunkBytes` but the last,
+ * each checksummed.
+ */
 export interface BodyLayout {
   id: string;
   chunkBytes: number;
@@ -116,13 +130,18 @@ export function encodeRecord(record: ObjectRecord): Buffer {
 export function decodeRecord(value: Buffer): ObjectRecord | undefined {
   try {
     const r = JSON.parse(value.toString('utf8')) as Partial<ObjectRecord>;
-    if (r.v !== formatVersion || r.meta?.v !== 2 || typeof r.storedMs !== 'number') return undefined;
+    if ((r.v !== 1 && r.v !== 2) || r.meta?.v !== 2 || typeof r.storedMs !== 'number') return undefined;
     if (!r.body || typeof r.body.id !== 'string' || !Array.isArray(r.body.sums)) return undefined;
     return r as ObjectRecord;
   } catch {
     // Damaged JSON is reported as "not a record"; the store deletes the object.
     return undefined;
   }
+}
+
+/** The file of a v2 body under the database directory: bodies/<first two hex digits>/<id>. */
+export function bodyFilePath(dbPath: string, bodyId: string): string {
+  return `${dbPath}/bodies/${bodyId.slice(0, 2)}/${bodyId}`;
 }
 
 /** Number of chunks a body of `size` bytes takes. */

@@ -6,6 +6,7 @@ import type { DiskDb, DiskOp } from './disk-db.js';
 import { DiskIndex, type IndexEntry } from './disk-index.js';
 import {
   accessKey,
+  bodyFilePath,
   bodyIdOfPendingKey,
   decodeRecord,
   formatKey,
@@ -16,6 +17,7 @@ import {
   type KeyRange,
 } from './disk-layout.js';
 import { entryOf } from './disk-ops.js';
+import { removeBodyFile } from './disk-body-file.js';
 
 export interface Prepared {
   index: DiskIndex;
@@ -57,9 +59,9 @@ async function checkFormat(db: DiskDb): Promise<void> {
 }
 
 /**
- * An object's chunks are written before its metadata, under a pending record written with the
- * first chunks and removed with the metadata commit. A pending record left at open means the
- * write was cut (crash, kill): its chunks belong to no visible object and are removed. Reclaim
+ * An object's body (chunks or file) is written before its metadata, under a pending record
+ * written first and removed with the metadata commit. A pending record left at open means the
+ * write was cut (crash, kill): its body belongs to no visible object and is removed. Reclaim
  * records name bodies already removed whose chunks were still waiting for their grace delay.
  */
 async function sweepPending(db: DiskDb): Promise<number> {
@@ -68,12 +70,17 @@ async function sweepPending(db: DiskDb): Promise<number> {
   return cut;
 }
 
-/** Deletes the chunks of each body named in a range of pending or reclaim records, then the record. */
+/**
+ * Deletes the body of each record in a range of pending or reclaim records (its chunks and its
+ * file: the record does not say which it has), then the record.
+ */
 async function sweep(db: DiskDb, range: KeyRange): Promise<number> {
   const keys: Buffer[] = [];
   for await (const key of db.keys(range)) keys.push(key);
   for (const key of keys) {
-    await db.clear(ranges.chunks(bodyIdOfPendingKey(key)));
+    const bodyId = bodyIdOfPendingKey(key);
+    await db.clear(ranges.chunks(bodyId));
+    await removeBodyFile(bodyFilePath(db.path, bodyId));
     await db.batch([{ type: 'del', key }]);
   }
   return keys.length;

@@ -5,6 +5,7 @@ import type { DiskOp } from './disk-db.js';
 import type { IndexEntry } from './disk-index.js';
 import {
   accessKey,
+  bodyInFile,
   chunkCount,
   chunkKey,
   encodeRecord,
@@ -29,6 +30,7 @@ export function entryOf(record: ObjectRecord, accessMs = record.storedMs): Index
     variant: meta.variant,
     bodyId: body.id,
     chunks: chunkCount(meta.size, body.chunkBytes),
+    file: bodyInFile(record),
     bytes: objectBytes({ meta, body: { size: meta.size } as StoredBody }),
     tags: meta.tags,
     storedMs: record.storedMs,

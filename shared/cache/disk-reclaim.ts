@@ -1,10 +1,12 @@
-// Reclaimer: deletes the chunks of replaced, purged and evicted bodies after a grace delay, so
+// Reclaimer: deletes the chunks (or file) of replaced, purged and evicted bodies after a grace delay, so
 // a read that looked an object up just before it was replaced still finds its body. A
 // persisted reclaim record (written with the removal) makes a crash before then harmless.
 
 export interface Reclaim {
   bodyId: string;
   chunks: number;
+  /** The body is a file (removed with it) rather than LevelDB chunks. */
+  file: boolean;
 }
 
 export class Reclaimer {

@@ -1,13 +1,24 @@
-// DiskStore: the disk tier on LevelDB. Objects are a metadata record plus checksummed body
-// chunks (layout in disk-layout.ts); an LRU index in memory bounds it by bytes. See docs/disk-tier.md.
+// DiskStore: the disk tier on LevelDB. Objects are a metadata record plus a checksummed body, a
+// file the record indexes (or, as written before, LevelDB chunks; layout in disk-layout.ts); an
+// LRU index in memory bounds it by bytes. See docs/disk-tier.md.
 
 import type { Logger } from '../log.js';
 import { StrataError } from '../errors.js';
 import { DiskDb, type DiskOp } from './disk-db.js';
 import { DiskIndex, type IndexEntry } from './disk-index.js';
-import { DiskBody, writeChunks, type ChunkSource, type Damage } from './disk-body.js';
+import {
+  DiskBody,
+  newBodyId,
+  writeChunks,
+  type ChunkSource,
+  type Damage,
+  type WrittenBody,
+} from './disk-body.js';
+import { FileBody, removeBodyFile, writeBodyFile } from './disk-body-file.js';
 import {
   accessKey,
+  bodyFilePath,
+  bodyInFile,
   decodeRecord,
   metaKey,
   objectId,
@@ -55,8 +66,16 @@ export interface DiskStoreOptions {
   maxBytes: number;
   maxObjectBytes: number;
   maxVariants: number;
-  /** Body chunk size; default 256 KiB. Persisted per object, so it may change between runs. */
+  /**
+   * Checksummed body chunk size; default 256 KiB. Persisted per object, so it may change
+   * between runs. A Range reads only the chunks it needs.
+   */
   chunkBytes?: number;
+  /**
+   * Where new bodies go: 'files' (default; record v2) or 'chunks' in LevelDB (record v1, the
+   * format before files, kept so tests can write what older versions left on disk). Both are read.
+   */
+  bodies?: 'files' | 'chunks';
   /** After a failed write, how long writes stay off before the database is reopened; default 30 s. */
   writeRetryMs?: number;
   /** How often access times are persisted (they are also persisted at close); default 60 s. */
@@ -97,6 +116,8 @@ export class DiskStore implements CacheStore {
   private flushTimer: NodeJS.Timeout | undefined;
   private readonly reclaimer: Reclaimer;
   private closing = false;
+  /** Bumped when records change without their index entries changing (a soft purge). */
+  private recordsEpoch = 0;
   private lastStoredMs = 0;
   /** Chunks read since open (tests assert a Range reads only what it needs). */
   chunksRead = 0;
@@ -147,11 +168,18 @@ export class DiskStore implements CacheStore {
     return this.db ? (this.index.variantsOf(key)?.length ?? 0) : 0;
   }
 
-  /** A miss answers synchronously from the index; a hit reads the metadata records. */
+  /**
+   * A miss answers synchronously from the index, and so does a hit whose records the index
+   * keeps (recently read); otherwise a hit reads the metadata records.
+   */
   variants(key: string): readonly CachedObject[] | undefined | Promise<readonly CachedObject[] | undefined> {
     const entries = this.db && this.index.variantsOf(key);
     if (!entries) return undefined;
-    return this.load(entries.map((e) => e.id));
+    if (entries.every((e) => e.record)) {
+      const now = this.clock();
+      return entries.map((e) => this.objectOf(e.id, e.record!, now));
+    }
+    return this.load([...entries]);
   }
 
   /** Marks a variant as used (the tiered store calls it when memory lets the object go). */
@@ -228,6 +256,9 @@ export class DiskStore implements CacheStore {
       if (entries.length === 0) return 0;
       try {
         if (soft) {
+          // Their records change: kept ones go, and reads under way keep nothing they read.
+          this.recordsEpoch++;
+          for (const e of entries) this.index.forgetRecord(e);
           // Bounded batches, as removals: a soft purge of many objects never holds the event loop long.
           for (let i = 0; i < entries.length; i += 256)
             await db.batch(await invalidationOps(db, entries.slice(i, i + 256)));
@@ -287,9 +318,11 @@ export class DiskStore implements CacheStore {
 
   // ---- reads ----
 
-  private async load(ids: string[]): Promise<readonly CachedObject[] | undefined> {
+  private async load(entries: IndexEntry[]): Promise<readonly CachedObject[] | undefined> {
     const db = this.db;
     if (!db) return undefined;
+    const ids = entries.map((e) => e.id);
+    const epoch = this.recordsEpoch;
     let values: (Buffer | undefined)[];
     try {
       values = await db.getMany(ids.map(metaKey));
@@ -307,11 +340,26 @@ export class DiskStore implements CacheStore {
         void this.dropDamaged(ids[i], 'record');
         return;
       }
-      this.index.touch(ids[i], now);
-      const body = new DiskBody(record.meta.size, record.body, this.sourceFor(ids[i]));
-      found.push({ meta: record.meta, body });
+      // Kept only if nothing rewrote it since the read began: same entry, no soft purge between.
+      if (this.index.get(ids[i]) === entries[i] && epoch === this.recordsEpoch)
+        this.index.keepRecord(entries[i], record);
+      found.push(this.objectOf(ids[i], record, now));
     });
     return found.length > 0 ? found : undefined;
+  }
+
+  /** A stored variant as read: its metadata, and a body that reads from its file or chunks. */
+  private objectOf(id: string, record: ObjectRecord, now: number): CachedObject {
+    this.index.touch(id, now);
+    const body = bodyInFile(record)
+      ? new FileBody(
+          record.meta.size,
+          record.body,
+          bodyFilePath(this.path, record.body.id),
+          this.sourceFor(id),
+        )
+      : new DiskBody(record.meta.size, record.body, this.sourceFor(id));
+    return { meta: record.meta, body };
   }
 
   private sourceFor(id: string): ChunkSource {
@@ -380,10 +428,13 @@ export class DiskStore implements CacheStore {
   }
 
   private async writeJob(job: WriteJob, object: CachedObject): Promise<void> {
-    const written = await writeChunks(object.body.read(), this.chunkBytes, {
-      write: (ops) => this.requireDb().batch(ops),
-      cancelled: () => job.cancelled,
-    });
+    const written =
+      this.options.bodies === 'chunks'
+        ? await writeChunks(object.body.read(), this.chunkBytes, {
+            write: (ops) => this.requireDb().batch(ops),
+            cancelled: () => job.cancelled,
+          })
+        : await this.writeFile(job, object);
     if (!job.cancelled && written.size !== object.body.size) {
       job.cancelled = true;
       this.options.log?.warn(
@@ -392,17 +443,42 @@ export class DiskStore implements CacheStore {
       );
     }
     if (!job.cancelled) await this.options.beforeCommit?.(job.meta);
-    await this.exclusive(() => this.commit(job, written.layout, written.ops, written.pending));
+    await this.exclusive(() => this.commit(job, written));
+  }
+
+  /**
+   * Writes a body file under a pending record put first, so a crash at any moment leaves a file
+   * the start-up sweep removes. A failed write removes what it wrote (the pending record stays
+   * for the sweep if that fails too).
+   */
+  private async writeFile(job: WriteJob, object: CachedObject): Promise<WrittenBody> {
+    const id = newBodyId();
+    await this.requireDb().batch([{ type: 'put', key: pendingKey(id), value: Buffer.alloc(0) }]);
+    const path = bodyFilePath(this.path, id);
+    try {
+      const { sums, size } = await writeBodyFile(
+        path,
+        object.body.read(),
+        this.chunkBytes,
+        () => job.cancelled,
+      );
+      return { layout: { id, chunkBytes: this.chunkBytes, sums }, size, ops: [], pending: true, file: true };
+    } catch (err) {
+      await removeBodyFile(path).catch(() => undefined); // the pending record's sweep retries at open.
+      throw err;
+    }
   }
 
   /** Makes the object visible: one batch with its last chunks, record, index records and removals. */
-  private async commit(job: WriteJob, body: BodyLayout, chunkOps: DiskOp[], pending: boolean): Promise<void> {
+  private async commit(job: WriteJob, written: WrittenBody): Promise<void> {
     const db = this.requireDb();
+    const { layout: body, ops: chunkOps, pending } = written;
     if (job.cancelled) {
       // Purged while it was written: remove what was written, never show it.
+      if (written.file) await removeBodyFile(bodyFilePath(this.path, body.id));
       if (pending)
         await db.batch([
-          ...chunkDeletions(body.id, body.sums.length),
+          ...(written.file ? [] : chunkDeletions(body.id, body.sums.length)),
           { type: 'del', key: pendingKey(body.id) },
         ]);
       return;
@@ -410,7 +486,7 @@ export class DiskStore implements CacheStore {
     // Strictly increasing, so variants keep their order across restarts.
     const storedMs = Math.max(this.clock(), this.lastStoredMs + 0.001);
     this.lastStoredMs = storedMs;
-    const record: ObjectRecord = { v: 1, meta: job.meta, body, storedMs };
+    const record: ObjectRecord = { v: written.file ? 2 : 1, meta: job.meta, body, storedMs };
     const entry = entryOf(record, this.clock());
     const replaced = this.replaced(entry);
     const ops = replaced.flatMap(removalOps);
@@ -459,14 +535,18 @@ export class DiskStore implements CacheStore {
   private removed(entries: readonly IndexEntry[]): void {
     for (const e of entries) this.index.remove(e.id);
     if (entries.length > 0)
-      this.reclaimer.later(entries.map((e) => ({ bodyId: e.bodyId, chunks: e.chunks })));
+      this.reclaimer.later(entries.map((e) => ({ bodyId: e.bodyId, chunks: e.chunks, file: e.file })));
   }
 
+  /** Files first, then the records naming them: a crash between leaves records the next open sweeps. */
   private reclaim(bodies: Reclaim[]): Promise<void> {
     return this.exclusive(async () => {
       const ops: DiskOp[] = [];
-      for (const b of bodies)
-        ops.push(...chunkDeletions(b.bodyId, b.chunks), { type: 'del', key: reclaimKey(b.bodyId) });
+      for (const b of bodies) {
+        if (b.file) await removeBodyFile(bodyFilePath(this.path, b.bodyId));
+        else ops.push(...chunkDeletions(b.bodyId, b.chunks));
+        ops.push({ type: 'del', key: reclaimKey(b.bodyId) });
+      }
       await this.db?.batch(ops);
     });
   }

@@ -1,9 +1,12 @@
-// The store contract, run against the disk tier on a real LevelDB in a temp dir.
+// The store contract, run against the disk tier on a real LevelDB in a temp dir: with bodies in
+// files (the default) and in LevelDB chunks (what older versions wrote, still read).
 
-import { openDisk } from '../helpers/disk.js';
+import { bodyKinds, openDisk } from '../helpers/disk.js';
 import { storeContract } from './store-contract.js';
 
-storeContract('DiskStore', async (t, limits) => {
-  const store = await openDisk(t, limits);
-  return { store, settle: async () => {} };
-});
+for (const bodies of bodyKinds) {
+  storeContract(`DiskStore (bodies in ${bodies})`, async (t, limits) => {
+    const store = await openDisk(t, { ...limits, bodies });
+    return { store, settle: async () => {} };
+  });
+}

@@ -1,11 +1,11 @@
 // Child process of the crash test: writes big objects to a DiskStore in a loop and reports each
 // commit. With `hold`, the third object's metadata commit never comes: the parent kills it then.
-// Usage: node disk-crash-child.js <path> hold|loop   (does nothing without arguments)
+// Usage: node disk-crash-child.js <path> hold|loop files|chunks   (does nothing without arguments)
 
 import { DiskStore } from '../../shared/cache/disk-store.js';
 import { bufferBody, type CachedObject } from '../../shared/cache/store.js';
 
-const [path, mode] = process.argv.slice(2);
+const [path, mode, bodies] = process.argv.slice(2);
 
 /** Object i: `bytes` bytes all equal to i, so a mixed or short body shows. */
 function crashObject(i: number, bytes: number): CachedObject {
@@ -41,6 +41,7 @@ if (path) {
     maxBytes: 1024 ** 3,
     maxObjectBytes: 64 * 1024 ** 2,
     maxVariants: 4,
+    bodies: bodies === 'chunks' ? 'chunks' : 'files',
     beforeCommit: async (meta) => {
       if (mode !== 'hold' || !meta.key.endsWith('/3')) return;
       say({ partial: 3 });

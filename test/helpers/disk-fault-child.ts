@@ -1,5 +1,6 @@
 // Child process of the write-fault test, started under a small file-size limit (RLIMIT_FSIZE)
-// so LevelDB's writes fail the way they do on a full disk. It writes through a tiered store
+// so body file writes fail the way they do on a full disk (objects grow by 128 KiB each, so the
+// first ones fit and object 16 does not). It writes through a tiered store
 // until the disk tier turns writes off, shows that memory goes on, then waits for the parent
 // to lift the limit and checks that writes come back after the retry delay.
 // Usage: node disk-fault-child.js <path>   (does nothing without arguments)
@@ -15,8 +16,8 @@ const [path] = process.argv.slice(2);
 const say = (line: Record<string, unknown>) => process.stdout.write(JSON.stringify(line) + '\n');
 
 function object(i: number): CachedObject {
-  const size = 128 * 1024;
-  // Random-looking bytes, so LevelDB's compression cannot shrink them under the limit.
+  const size = 128 * 1024 * i;
+  // Random-looking bytes, as bodies usually are.
   const bytes = Buffer.from(Array.from({ length: size }, (_, j) => (j * 2654435761 + i) >>> 24));
   return storedObject(`http://fault.test/${i}`, bufferBody(bytes));
 }

@@ -2,15 +2,18 @@
 // (so it outlives every store and edge the tests close in t.after).
 
 import { after, type TestContext } from 'node:test';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, truncate } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Level } from 'level';
 import { DiskStore, type DiskEvents, type DiskStoreOptions } from '../../shared/cache/disk-store.js';
 import {
+  bodyFilePath,
+  bodyInFile,
   chunkKey,
   decodeRecord,
+  ranges,
   metaKey,
   objectId,
   type ObjectRecord,
@@ -90,13 +93,59 @@ export async function withRawDb(
   }
 }
 
-/** Flips one byte of chunk `index` of a stored body, as bit rot would. */
+/** Where bodies go: files (the default) or LevelDB chunks (what older versions wrote). */
+export type BodyKind = 'files' | 'chunks';
+export const bodyKinds: readonly BodyKind[] = ['files', 'chunks'];
+
+/** Flips one byte of chunk `index` of a stored body (in its file or its chunk), as bit rot would. */
 export async function flipByte(path: string, key: string, index: number, offset = 10): Promise<void> {
   await withRawDb(path, key, async (db, record) => {
+    if (bodyInFile(record)) {
+      const file = await open(bodyFilePath(path, record.body.id), 'r+');
+      try {
+        const at = index * record.body.chunkBytes + offset;
+        const byte = Buffer.alloc(1);
+        await file.read(byte, 0, 1, at);
+        byte[0] ^= 0x40;
+        await file.write(byte, 0, 1, at);
+      } finally {
+        await file.close();
+      }
+      return;
+    }
     const k = chunkKey(record.body.id, index);
     const chunk = await db.get(k);
     if (!chunk) throw new Error(`no chunk ${index}`);
     chunk[offset] ^= 0x40;
     await db.put(k, chunk);
   });
+}
+
+/**
+ * Loses a stored body from chunk `index` on, as a torn write would: its file is cut short there,
+ * or that chunk is deleted.
+ */
+export async function cutBody(path: string, key: string, index: number): Promise<void> {
+  await withRawDb(path, key, (db, record) =>
+    bodyInFile(record)
+      ? truncate(bodyFilePath(path, record.body.id), index * record.body.chunkBytes)
+      : db.del(chunkKey(record.body.id, index)),
+  );
+}
+
+/** Bodies left on disk (store closed): LevelDB chunks, body files and pending (unfinished) records. */
+export async function bodiesOnDisk(
+  path: string,
+): Promise<{ chunks: number; files: number; pending: number }> {
+  const db = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open();
+  let chunks = 0;
+  let pending = 0;
+  for await (const _ of db.keys(ranges.allChunks())) chunks++;
+  for await (const _ of db.keys(ranges.pending())) pending++;
+  await db.close();
+  let files = 0;
+  const dirs = await readdir(join(path, 'bodies')).catch(() => []);
+  for (const d of dirs) files += (await readdir(join(path, 'bodies', d))).length;
+  return { chunks, files, pending };
 }

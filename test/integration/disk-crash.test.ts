@@ -1,25 +1,15 @@
 // A process killed in the middle of a disk write leaves no visible partial object: the start-up
-// sweep removes the chunks written without metadata, and what was committed reads back whole.
+// sweep removes the body (file or chunks) written without metadata, and what was committed reads
+// back whole. Real children killed with SIGKILL, for bodies in files and in LevelDB chunks.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Level } from 'level';
-import { ranges } from '../../shared/cache/disk-layout.js';
 import { bodyOf } from '../contract/store-contract.js';
-import { openDisk, tempDir } from '../helpers/disk.js';
+import { bodiesOnDisk, bodyKinds, openDisk, tempDir, type BodyKind } from '../helpers/disk.js';
 import { helperScript, runChild } from '../helpers/disk-child.js';
 import type { DiskStore } from '../../shared/cache/disk-store.js';
 
 const url = (i: number) => `http://crash.test/obj/${i}`;
-
-async function keysIn(path: string, range: { gte: Buffer; lt: Buffer }): Promise<number> {
-  const db = new Level<Buffer, Buffer>(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open();
-  let n = 0;
-  for await (const _ of db.keys(range)) n++;
-  await db.close();
-  return n;
-}
 
 /** Every visible object reads back whole (all checksums pass); returns their chunk count. */
 async function checkVisible(store: DiskStore, upTo: number): Promise<{ visible: number[]; chunks: number }> {
@@ -40,35 +30,51 @@ async function checkVisible(store: DiskStore, upTo: number): Promise<{ visible: 
   return { visible, chunks };
 }
 
-test('a writer killed between its chunks and its metadata leaves no partial object after restart', async (t) => {
-  const path = await tempDir();
-  const run = runChild(t, [helperScript('disk-crash-child.js'), path, 'hold']);
-  await run.line((l) => l.partial === 3);
-  run.child.kill('SIGKILL');
-  assert.equal(await run.exited, 'SIGKILL');
-  const store = await openDisk(t, { path, chunkBytes: 256 * 1024 });
-  assert.equal(store.swept, 1, 'the partial body was found and removed');
-  const { visible, chunks } = await checkVisible(store, 3);
-  assert.deepEqual(visible, [1, 2]);
-  await store.close();
-  assert.equal(await keysIn(path, ranges.pending()), 0);
-  assert.equal(await keysIn(path, ranges.allChunks()), chunks, 'no chunk without metadata is left');
-});
+/** What the bodies of `visible` objects leave on disk, and nothing else. */
+function only(bodies: BodyKind, visible: number[], chunks: number) {
+  return bodies === 'files'
+    ? { chunks: 0, files: visible.length, pending: 0 }
+    : { chunks, files: 0, pending: 0 };
+}
 
-test('a writer killed at an arbitrary moment of a write loop leaves only whole objects', async (t) => {
-  const path = await tempDir();
-  const run = runChild(t, [helperScript('disk-crash-child.js'), path, 'loop']);
-  await run.line((l) => l.committed === 4);
-  run.child.kill('SIGKILL');
-  await run.exited;
-  const store = await openDisk(t, { path, chunkBytes: 256 * 1024 });
-  const { visible, chunks } = await checkVisible(store, 50);
-  assert.ok(visible.length >= 4, `visible ${visible.join(',')}`);
-  assert.deepEqual(
-    visible,
-    Array.from({ length: visible.length }, (_, i) => i + 1),
-    'committed in order',
-  );
-  await store.close();
-  assert.equal(await keysIn(path, ranges.allChunks()), chunks, 'no chunk without metadata is left');
-});
+for (const bodies of bodyKinds) {
+  test(`${bodies}: a writer killed between its body and its metadata leaves no partial object after restart`, async (t) => {
+    const path = await tempDir();
+    const run = runChild(t, [helperScript('disk-crash-child.js'), path, 'hold', bodies]);
+    await run.line((l) => l.partial === 3);
+    run.child.kill('SIGKILL');
+    assert.equal(await run.exited, 'SIGKILL');
+    const store = await openDisk(t, { path, chunkBytes: 256 * 1024 });
+    assert.equal(store.swept, 1, 'the partial body was found and removed');
+    const { visible, chunks } = await checkVisible(store, 3);
+    assert.deepEqual(visible, [1, 2]);
+    await store.close();
+    assert.deepEqual(
+      await bodiesOnDisk(path),
+      only(bodies, visible, chunks),
+      'no body without metadata is left',
+    );
+  });
+
+  test(`${bodies}: a writer killed at an arbitrary moment of a write loop leaves only whole objects`, async (t) => {
+    const path = await tempDir();
+    const run = runChild(t, [helperScript('disk-crash-child.js'), path, 'loop', bodies]);
+    await run.line((l) => l.committed === 4);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    const store = await openDisk(t, { path, chunkBytes: 256 * 1024 });
+    const { visible, chunks } = await checkVisible(store, 50);
+    assert.ok(visible.length >= 4, `visible ${visible.join(',')}`);
+    assert.deepEqual(
+      visible,
+      Array.from({ length: visible.length }, (_, i) => i + 1),
+      'committed in order',
+    );
+    await store.close();
+    assert.deepEqual(
+      await bodiesOnDisk(path),
+      only(bodies, visible, chunks),
+      'no body without metadata is left',
+    );
+  });
+}

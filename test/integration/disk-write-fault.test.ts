@@ -1,4 +1,4 @@
-// A failed disk write (here: the file-size limit LevelDB hits, as on a full disk) turns disk
+// A failed disk write (here: a file-size limit a body file hits, as on a full disk) turns disk
 // writes off (logged, counted), the node goes on from memory, and writes come back after
 // cache.disk.writeRetry once the disk has room again.
 
@@ -13,7 +13,7 @@ const run = promisify(execFile);
 
 test('a full disk turns disk writes off, memory goes on, and writes resume after the retry delay', async (t) => {
   const path = await tempDir();
-  // A 2 MiB file-size limit: LevelDB's log hits it after about 15 objects of 128 KiB.
+  // A 2 MiB file-size limit: object 16 (16 x 128 KiB) is the first body file that hits it.
   const child = runChild(
     t,
     ['--fsize=2097152:unlimited', process.execPath, helperScript('disk-fault-child.js'), path],
